@@ -1,0 +1,202 @@
+"""LeNet-5 (LeCun et al. 1998) and a modern variant.
+
+Reference:
+    Y. LeCun, L. Bottou, Y. Bengio, P. Haffner, "Gradient-based learning applied to
+    document recognition", Proc. IEEE 86(11), 1998.
+"""
+
+import os
+
+import keras
+from keras import layers
+
+from zoo.layers import (
+    LENET5_C3_TABLE,
+    EuclideanRBF,
+    FanInUniform,
+    PartialConv2D,
+    Subsampling2D,
+    scaled_tanh,
+)
+from zoo.registry import register_model
+
+LENET_INPUT_SIZE = 32  # the paper's 32x32 input field
+HEADS = ("softmax", "rbf")
+
+
+def _validate(input_shape, classes, weights):
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(isinstance(d, int) and d >= 1 for d in input_shape)
+        or max(input_shape[:2]) > LENET_INPUT_SIZE
+    ):
+        raise ValueError(
+            "input_shape must be (height, width, channels) with height and width at most "
+            f"{LENET_INPUT_SIZE} (smaller images are zero-padded to {LENET_INPUT_SIZE}x"
+            f"{LENET_INPUT_SIZE}). Received: input_shape={input_shape}"
+        )
+    if not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"classes must be an int >= 2. Received: classes={classes}")
+    if weights is not None and not os.path.isfile(weights):
+        raise ValueError(
+            "weights must be None or the path of a weights file saved by this model. "
+            f"Received: weights={weights}"
+        )
+
+
+def _padded_input(input_shape, name):
+    """The model input, zero-padded (centred) to the 32x32 field LeNet-5 was designed for."""
+    inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
+    pad_h = LENET_INPUT_SIZE - input_shape[0]
+    pad_w = LENET_INPUT_SIZE - input_shape[1]
+    if pad_h == pad_w == 0:
+        return inputs, inputs
+    padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+    return inputs, layers.ZeroPadding2D(padding, name=f"{name}_pad")(inputs)
+
+
+def _finish(inputs, features, classes, head, classifier_activation, include_top, weights, name):
+    """Adds the classifier head, builds the model and loads `weights` if given."""
+    outputs = features
+    if include_top:
+        if head == "rbf":
+            distances = EuclideanRBF(classes, name=f"{name}_rbf")(features)
+            logits = layers.Rescaling(-1.0, name=f"{name}_neg_distance")(distances)
+        else:
+            logits = layers.Dense(classes, name=f"{name}_logits")(features)
+        outputs = layers.Activation(classifier_activation, name=f"{name}_predictions")(logits)
+    model = keras.Model(inputs, outputs, name=name)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+@register_model
+def lenet5(
+    input_shape=(28, 28, 1),
+    classes=10,
+    include_top=True,
+    weights=None,
+    head="softmax",
+    classifier_activation="softmax",
+    name="lenet5",
+):
+    """LeNet-5 as in LeCun et al. 1998: tanh, trainable subsampling, partial C3 table.
+
+    C1 6@5x5 -> S2 trainable 2x2 subsampling -> C3 16@5x5 over the paper's partial
+    connection table (Table I) -> S4 -> C5 120@5x5 -> F6 84 -> classifier. Every hidden
+    unit uses the scaled tanh `1.7159 tanh(2x/3)` and weights start uniform in
+    +-2.4/fan_in, as in the paper. Inputs smaller than 32x32 are zero-padded inside the
+    model.
+
+    Args:
+        input_shape: `(height, width, channels)`, at most 32x32. Defaults to (28, 28, 1).
+        classes: Number of classes. Defaults to 10.
+        include_top: Whether to add the classifier; if False the output is F6 (84 units).
+        weights: None or the path of a weights file of this architecture.
+        head: "softmax" (a dense layer) or "rbf" (the paper's Euclidean RBF units with
+            fixed +-1 prototypes, probabilities from `softmax(-distance)`).
+        classifier_activation: Activation of the output; None returns logits.
+        name: Model name, also the prefix of every layer name.
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Example:
+
+    >>> model = lenet5()
+    >>> model.output_shape
+    (None, 10)
+    """
+    _validate(input_shape, classes, weights)
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
+    inputs, x = _padded_input(input_shape, name)
+
+    def conv(filters, layer_name, **kwargs):
+        conv_cls = PartialConv2D if "connection_table" in kwargs else layers.Conv2D
+        return conv_cls(
+            filters,
+            5,
+            activation=scaled_tanh,
+            kernel_initializer=FanInUniform(),
+            name=f"{name}_{layer_name}",
+            **kwargs,
+        )
+
+    x = conv(6, "c1")(x)
+    x = Subsampling2D(2, activation=scaled_tanh, name=f"{name}_s2")(x)
+    x = conv(16, "c3", connection_table=LENET5_C3_TABLE)(x)
+    x = Subsampling2D(2, activation=scaled_tanh, name=f"{name}_s4")(x)
+    x = conv(120, "c5")(x)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(
+        84, activation=scaled_tanh, kernel_initializer=FanInUniform(), name=f"{name}_f6"
+    )(x)
+    return _finish(inputs, x, classes, head, classifier_activation, include_top, weights, name)
+
+
+@register_model
+def lenet5_modern(
+    input_shape=(28, 28, 1),
+    classes=10,
+    include_top=True,
+    weights=None,
+    filters=(6, 16),
+    units=(120, 84),
+    batch_norm=False,
+    dropout=0.0,
+    classifier_activation="softmax",
+    name="lenet5_modern",
+):
+    """LeNet-5 with today's defaults: ReLU, max pooling, optional batch norm and dropout.
+
+    Same topology as `lenet5` (two 5x5 conv + pool stages, then 120 and 84 units), with
+    full connections between maps, He initialisation and a softmax head.
+
+    Args:
+        input_shape: `(height, width, channels)`, at most 32x32. Defaults to (28, 28, 1).
+        classes: Number of classes. Defaults to 10.
+        include_top: Whether to add the classifier; if False the output is the last
+            hidden layer.
+        weights: None or the path of a weights file of this architecture.
+        filters: Maps of the two conv layers. Defaults to (6, 16).
+        units: Units of the hidden dense layers. Defaults to (120, 84).
+        batch_norm: Batch normalisation after each conv and dense layer. Defaults to False.
+        dropout: Dropout rate after each hidden dense layer, in [0, 1). Defaults to 0.
+        classifier_activation: Activation of the output; None returns logits.
+        name: Model name, also the prefix of every layer name.
+
+    Returns:
+        An uncompiled `keras.Model`.
+    """
+    _validate(input_shape, classes, weights)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+    if len(filters) != 2 or min(filters) < 1:
+        raise ValueError(f"filters must be two positive ints. Received: filters={filters}")
+    if not units or min(units) < 1:
+        raise ValueError(f"units must be positive ints. Received: units={units}")
+    inputs, x = _padded_input(input_shape, name)
+
+    def normalise_and_activate(x, layer_name):
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_{layer_name}_bn")(x)
+        return layers.Activation("relu", name=f"{name}_{layer_name}_relu")(x)
+
+    for i, f in enumerate(filters, start=1):
+        x = layers.Conv2D(
+            f, 5, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_conv{i}"
+        )(x)
+        x = normalise_and_activate(x, f"conv{i}")
+        x = layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    for i, u in enumerate(units, start=1):
+        x = layers.Dense(
+            u, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_fc{i}"
+        )(x)
+        x = normalise_and_activate(x, f"fc{i}")
+        if dropout:
+            x = layers.Dropout(dropout, name=f"{name}_fc{i}_dropout")(x)
+    return _finish(inputs, x, classes, "softmax", classifier_activation, include_top, weights, name)

@@ -1,0 +1,65 @@
+"""Model registry: a dict of factories, a decorator to fill it, and lookups.
+
+Example:
+
+    @register_model
+    def lenet5(input_shape=(28, 28, 1), classes=10, ...):
+        ...
+
+    zoo.list_models("lenet*")        # ['lenet5', 'lenet5_modern']
+    model = zoo.create_model("lenet5", classes=10)
+"""
+
+import difflib
+import fnmatch
+
+_MODELS = {}
+
+
+def register_model(fn=None, *, name=None):
+    """Registers a model factory under `name` (default: the function's name).
+
+    Usable bare (`@register_model`) or with a name (`@register_model(name="ae/dense")`).
+    Registering a second factory under a taken name raises `ValueError`.
+    """
+
+    def decorator(factory):
+        key = name or factory.__name__
+        if key in _MODELS and _MODELS[key] is not factory:
+            raise ValueError(f"A model named {key!r} is already registered.")
+        _MODELS[key] = factory
+        return factory
+
+    return decorator(fn) if fn is not None else decorator
+
+
+def list_models(pattern="*"):
+    """Returns the sorted names of the registered models matching a glob `pattern`."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_model_factory(name):
+    """Returns the registered factory called `name`; `ValueError` with the closest names if none."""
+    if name not in _MODELS:
+        close = difflib.get_close_matches(str(name), _MODELS, n=5, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"Unknown model name. Received: name={name!r}.{hint} "
+            f"Registered models: {', '.join(list_models())}."
+        )
+    return _MODELS[name]
+
+
+def create_model(name, **kwargs):
+    """Builds the registered model `name` with the factory's keyword arguments.
+
+    Returns:
+        An uncompiled `keras.Model`.
+    """
+    return get_model_factory(name)(**kwargs)
+
+
+def describe_model(name):
+    """Returns the first line of the factory's docstring."""
+    doc = get_model_factory(name).__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
