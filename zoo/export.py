@@ -1,0 +1,183 @@
+"""Export to TensorFlow SavedModel in the TensorFlow Serving layout.
+
+`export(model, "lenet5")` writes `saved_models/lenet5/<version>/` with two signatures:
+
+- `serving_default`: float32 raw images (pixel values 0-255, the shape of the dataset's
+  stored images), the one TensorFlow Serving's REST API calls by default;
+- `serve_uint8`: the same for uint8 images;
+
+both returning `{"probabilities": (batch, classes) float32, "class_id": (batch,) int32}`. Resizing and
+normalisation (from a `zoo.data.DatasetInfo`) are baked into the graph, so clients send
+raw images. `metadata.json` beside `saved_model.pb` describes inputs, outputs, class
+names, metrics and versions.
+
+Example:
+
+    path = export(model, "lenet5", info=info, metrics={"test_accuracy": 0.99})
+    predict = load_export(path)
+    predict(images_uint8)["class_id"]
+"""
+
+import datetime
+import json
+import pathlib
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+METADATA_FILE = "metadata.json"
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def export(
+    model,
+    name,
+    version=None,
+    base_dir="saved_models",
+    *,
+    info=None,
+    metrics=None,
+    overwrite=False,
+):
+    """Writes `model` as a SavedModel to `<base_dir>/<name>/<version>/` for serving.
+
+    Args:
+        model: A Keras classifier whose output is class probabilities.
+        name: Model name in the serving layout: letters, digits, `_`, `-`, `.`; no path
+            separators and no `..`.
+        version: Positive int; None (default) takes one more than the highest existing.
+        base_dir: The serving root. Defaults to "saved_models".
+        info: Optional `zoo.data.DatasetInfo`: its resizing and normalisation are baked in
+            front of the model and its class names go into the metadata. Without it the
+            signatures take the model's own inputs unchanged.
+        metrics: Optional dict of final metrics to record in the metadata.
+        overwrite: Replace an existing version. Defaults to False.
+
+    Returns:
+        The `pathlib.Path` of the version folder.
+
+    Raises:
+        ValueError: bad name or version.
+        FileExistsError: the version exists and `overwrite` is False.
+    """
+    _check_name(name)
+    root = pathlib.Path(base_dir) / name
+    if version is None:
+        existing = (
+            [int(p.name) for p in root.glob("*") if p.name.isdigit()] if root.is_dir() else []
+        )
+        version = max(existing, default=0) + 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"version must be a positive int or None. Received: version={version!r}")
+    target = root / str(version)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"{target} already exists; pass overwrite=True to replace it, or another version."
+        )
+
+    raw_shape = tuple(info.raw_shape) if info else tuple(model.input_shape[1:])
+    preprocessing = info.preprocessing() if info else None
+
+    def serve(images):
+        x = keras.ops.cast(images, "float32")
+        if preprocessing is not None:
+            x = preprocessing(x)
+        probabilities = model(x, training=False)
+        return {
+            "probabilities": probabilities,
+            "class_id": keras.ops.argmax(probabilities, axis=-1),
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for endpoint, dtype in (("serving_default", tf.float32), ("serve_uint8", tf.uint8)):
+        spec = tf.TensorSpec((None, *raw_shape), dtype, name="images")
+        archive.add_endpoint(endpoint, serve, input_signature=[spec])
+
+    root.mkdir(parents=True, exist_ok=True)
+    # Write next to the target, then move into place: a failed export leaves no half version.
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
+    try:
+        archive.write_out(str(staging / "model"), verbose=False)
+        metadata = _metadata(model, name, version, raw_shape, info, metrics)
+        (staging / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        (staging / "model").rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def load_export(path, endpoint="serving_default"):
+    """Loads an export's signature as a function from a numpy batch to a dict of numpy arrays.
+
+    Keras 3's `load_model` cannot read SavedModels; this uses `tf.saved_model.load`. To use
+    an export as a layer inside a Keras model, use `keras.layers.TFSMLayer(path,
+    call_endpoint="serving_default")`.
+    """
+    loaded = tf.saved_model.load(str(path))
+    if endpoint not in loaded.signatures:
+        raise ValueError(
+            f"endpoint must be one of {sorted(loaded.signatures)}. Received: endpoint={endpoint!r}"
+        )
+    signature = loaded.signatures[endpoint]
+    dtype = signature.structured_input_signature[1]["images"].dtype
+
+    def predict(images):
+        outputs = signature(images=tf.constant(np.asarray(images), dtype=dtype))
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    predict.signature = signature
+    predict.saved_model = loaded  # keeps the variables alive
+    return predict
+
+
+def read_metadata(path):
+    """The `metadata.json` of an export folder, as a dict."""
+    return json.loads((pathlib.Path(path) / METADATA_FILE).read_text())
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "name must be letters, digits, '_', '-' or '.', starting with a letter or digit, "
+            f"with no path separator and no '..'. Received: name={name!r}"
+        )
+
+
+def _metadata(model, name, version, raw_shape, info, metrics):
+    import zoo
+
+    classes = int(model.output_shape[-1])
+    return {
+        "name": name,
+        "version": version,
+        "model": model.name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "signatures": {
+            "serving_default": {"images": "float32", "shape": [None, *raw_shape]},
+            "serve_uint8": {"images": "uint8", "shape": [None, *raw_shape]},
+        },
+        "input": (
+            "raw images, pixel values 0-255; resizing and normalisation are in the graph"
+            if info
+            else "the model's own inputs, unchanged"
+        ),
+        "outputs": {
+            "probabilities": f"float32 (batch, {classes})",
+            "class_id": "int32 (batch,)",
+        },
+        "class_names": list(info.class_names) if info else [str(i) for i in range(classes)],
+        "preprocessing": info.to_json() if info else None,
+        "metrics": metrics or {},
+        "versions": {
+            "zoo": zoo.__version__,
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+        },
+    }
