@@ -6,9 +6,9 @@
   stored images), the one TensorFlow Serving's REST API calls by default;
 - `serve_uint8`: the same for uint8 images;
 
-both returning `{"probabilities": (batch, classes) float32, "class_id": (batch,) int32}`. Resizing and
-normalisation (from a `zoo.data.DatasetInfo`) are baked into the graph, so clients send
-raw images. `metadata.json` beside `saved_model.pb` describes inputs, outputs, class
+both returning `{"probabilities": (batch, classes) float32, "class_id": (batch,) int32}`.
+Resizing and normalisation (from a `zoo.data.DatasetInfo`) are baked into the graph, so
+clients send raw images. `metadata.json` beside `saved_model.pb` describes inputs, outputs, class
 names, metrics and versions.
 
 Example:
@@ -181,3 +181,25 @@ def _metadata(model, name, version, raw_shape, info, metrics):
             "tensorflow": tf.__version__,
         },
     }
+
+
+def verify_export(path, model, raw_images, info=None, atol=1e-5):
+    """Compares an export's predictions on raw images with the Keras model's.
+
+    Args:
+        path: The export's version folder.
+        model: The Keras model that was exported.
+        raw_images: A numpy batch of raw images (the export's input).
+        info: The `DatasetInfo` given to `export` (its preprocessing feeds the Keras model).
+        atol: Largest allowed absolute difference of probabilities.
+
+    Returns:
+        dict with `max_abs_diff`, `class_agreement` (fraction) and `match` (bool).
+    """
+    raw = np.asarray(raw_images, dtype="float32")
+    inputs = info.preprocessing()(raw) if info else raw
+    expected = np.asarray(model.predict(inputs, verbose=0))
+    served = load_export(path)(raw)
+    diff = float(np.max(np.abs(served["probabilities"] - expected)))
+    agreement = float(np.mean(served["class_id"] == expected.argmax(axis=-1)))
+    return {"max_abs_diff": diff, "class_agreement": agreement, "match": diff <= atol}
