@@ -197,7 +197,7 @@ def finish_run(run_dir, metrics):
     write_json(run_dir / METRICS_FILE, metrics)
     history = read_history(run_dir / HISTORY_FILE)
     if history:
-        plot_history(history, run_dir / CURVES_FILE, title=run_dir.name)
+        plot_history(history, run_dir / CURVES_FILE, title=f"{run_dir.parent.name}/{run_dir.name}")
 
 
 def read_history(path):

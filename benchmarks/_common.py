@@ -1,0 +1,55 @@
+"""Shared by the benchmark scripts: where the data is, and how results are recorded."""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+RESULTS_DIR = REPO / "benchmarks" / "results"
+
+
+def use_local_data():
+    """Points zoo at ../shared/data (this workplace's offline files) unless already set."""
+    if "ZOO_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
+        os.environ["ZOO_DATA_DIR"] = str(SHARED_DATA)
+
+
+def machine():
+    """A one-line description of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{os.cpu_count()} cores, {cpu}, {'GPU: ' + str(len(gpus)) if gpus else 'no GPU'}"
+
+
+def record(name, result):
+    """Adds date, machine, versions and git commit, writes results/<name>.json, returns it."""
+    import keras
+    import tensorflow as tf
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    result = {
+        "benchmark": name,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+        "commit": commit,
+        **result,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
