@@ -243,6 +243,7 @@ def from_directory(
     size = _image_size(image_size)
     if size is None:
         raise ValueError("image_size must be given for an image folder. Received: None")
+    _check_validation_split(validation_split, subset, seed)
     root = pathlib.Path(path)
     if not root.is_dir():
         raise ValueError(f"path must be a folder with one subfolder per class. Received: {path}")
@@ -443,6 +444,15 @@ def _resize_uint8(image, size):
 
 
 def _hold_out(files, labels, fraction, subset, seed):
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_val = int(round(fraction * len(files)))
+    keep = order[:n_val] if subset == "validation" else order[n_val:]
+    return [files[i] for i in keep], labels[keep]
+
+
+def _check_validation_split(fraction, subset, seed):
+    if fraction is None:
+        return
     if not 0 < fraction < 1:
         raise ValueError(f"validation_split must be in (0, 1). Received: {fraction}")
     _check_choice("subset", subset, ("training", "validation"))
@@ -451,10 +461,6 @@ def _hold_out(files, labels, fraction, subset, seed):
             "seed must be given with validation_split, so that the training and validation "
             "subsets do not overlap. Received: seed=None"
         )
-    order = np.random.default_rng(seed).permutation(len(files))
-    n_val = int(round(fraction * len(files)))
-    keep = order[:n_val] if subset == "validation" else order[n_val:]
-    return [files[i] for i in keep], labels[keep]
 
 
 # --- argument checks ------------------------------------------------------------------

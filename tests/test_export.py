@@ -1,0 +1,78 @@
+"""SavedModel export: serving layout, raw inputs, metadata, no silent overwrite."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo import data
+from zoo.export import export, load_export, read_metadata, verify_export
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    test, info = data.load(
+        "digits", "test", image_size=28, normalize="zscore", with_info=True, shuffle=False
+    )
+    raw, _ = data.as_numpy(data.load("digits", "test", normalize=None, shuffle=False))
+    return zoo.create_model("lenet5", input_shape=info.input_shape), info, raw
+
+
+def test_export_takes_raw_float_and_uint8_images(digits_model, tmp_path):
+    model, info, raw = digits_model
+    path = export(model, "lenet5_digits", base_dir=tmp_path, info=info, metrics={"acc": 0.5})
+    assert path == tmp_path / "lenet5_digits" / "1"
+    assert (path / "saved_model.pb").is_file()
+    check = verify_export(path, model, raw, info)
+    assert check["match"] and check["class_agreement"] == 1.0
+    as_float = load_export(path)(raw)
+    as_uint8 = load_export(path, "serve_uint8")(raw.astype("uint8"))
+    np.testing.assert_allclose(as_uint8["probabilities"], as_float["probabilities"], atol=1e-6)
+    assert as_float["probabilities"].shape == (len(raw), 10)
+
+
+def test_metadata_describes_the_export(digits_model, tmp_path):
+    model, info, _ = digits_model
+    path = export(model, "m", base_dir=tmp_path, info=info, metrics={"test_accuracy": 0.9})
+    meta = read_metadata(path)
+    assert meta["class_names"] == list(info.class_names)
+    assert meta["metrics"] == {"test_accuracy": 0.9}
+    assert meta["signatures"]["serving_default"]["shape"] == [None, 8, 8, 1]
+    assert meta["versions"]["keras"] == keras.__version__
+    assert meta["versions"]["zoo"] == zoo.__version__
+    assert meta["preprocessing"]["normalize"] == "zscore"
+
+
+def test_tfsmlayer_reads_the_export(digits_model, tmp_path):
+    model, info, raw = digits_model
+    path = export(model, "m", base_dir=tmp_path, info=info)
+    layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+    out = layer(raw[:4])
+    assert set(out) == {"probabilities", "class_id"}
+
+
+def test_versions_increment_and_never_overwrite(digits_model, tmp_path):
+    model, _, _ = digits_model
+    first = export(model, "m", base_dir=tmp_path)
+    second = export(model, "m", base_dir=tmp_path)
+    assert (first.name, second.name) == ("1", "2")
+    stamp = (first / "saved_model.pb").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export(model, "m", version=1, base_dir=tmp_path)
+    assert (first / "saved_model.pb").stat().st_mtime_ns == stamp
+    replaced = export(model, "m", version=1, base_dir=tmp_path, overwrite=True)
+    assert replaced == first and (first / "saved_model.pb").is_file()
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2"]  # no leftovers
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "..", "", ".hidden", "x..y"])
+def test_bad_names_are_rejected(digits_model, tmp_path, name):
+    with pytest.raises(ValueError, match="name"):
+        export(digits_model[0], name, base_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 1.5])
+def test_bad_versions_are_rejected(digits_model, tmp_path, version):
+    with pytest.raises(ValueError, match="version"):
+        export(digits_model[0], "m", version=version, base_dir=tmp_path)

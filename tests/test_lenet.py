@@ -1,0 +1,123 @@
+"""LeNet-5 is the paper's network; both variants learn digits."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo import data
+
+
+def _layer(model, suffix):
+    return model.get_layer(f"{model.name}_{suffix}")
+
+
+def test_lenet5_has_the_papers_layers_and_parameter_counts():
+    model = zoo.create_model("lenet5")
+    assert _layer(model, "pad").output.shape[1:] == (32, 32, 1)  # 28x28 padded to 32x32
+    assert _layer(model, "c1").count_params() == 156
+    assert _layer(model, "s2").count_params() == 12  # a coefficient and a bias per map
+    assert _layer(model, "c3").count_connections() == 1516  # Table I, as in the paper
+    assert _layer(model, "s4").count_params() == 32
+    assert _layer(model, "c5").count_params() == 48120
+    assert _layer(model, "f6").count_params() == 10164
+    assert _layer(model, "c5").output.shape[1:] == (1, 1, 120)
+
+
+def test_c3_maps_ignore_the_s2_maps_table_one_leaves_out():
+    model = zoo.create_model("lenet5")
+    c3 = _layer(model, "c3")
+    x = tf.Variable(np.random.default_rng(0).normal(size=(1, 14, 14, 6)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = c3(x)[..., 0]  # C3 map 0 reads S2 maps 0, 1, 2 only
+    grad = tape.gradient(y, x).numpy()
+    assert np.abs(grad[..., :3]).sum() > 0
+    assert np.abs(grad[..., 3:]).sum() == 0
+
+
+def test_masked_c3_weights_get_no_gradient():
+    model = zoo.create_model("lenet5")
+    c3 = _layer(model, "c3")
+    x = np.random.default_rng(0).normal(size=(2, 14, 14, 6)).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(c3(x) ** 2)
+    grad = tape.gradient(loss, c3.kernel).numpy()
+    table = np.asarray(c3.connection_table, dtype=bool)
+    assert np.abs(grad[:, :, ~table]).max() == 0
+    assert np.abs(grad[:, :, table]).min() > 0
+
+
+def test_subsampling_feeds_the_squashing_function():
+    model = zoo.create_model("lenet5")
+    s2 = _layer(model, "s2")
+    x = np.random.default_rng(0).normal(size=(1, 28, 28, 6)).astype("float32")
+    s2.coefficient.assign(np.full(6, 2.0, "float32"))
+    s2.bias.assign(np.full(6, 0.5, "float32"))
+    pooled = x.reshape(1, 14, 2, 14, 2, 6).mean(axis=(2, 4))
+    expected = 1.7159 * np.tanh((2.0 * pooled + 0.5) * 2.0 / 3.0)
+    np.testing.assert_allclose(np.asarray(s2(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_32x32_inputs_are_not_padded():
+    model = zoo.create_model("lenet5", input_shape=(32, 32, 1))
+    assert not any(layer.name.endswith("_pad") for layer in model.layers)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("lenet5", {}),
+        ("lenet5", {"head": "rbf"}),
+        ("lenet5_modern", {"batch_norm": True, "dropout": 0.2}),
+    ],
+)
+def test_learns_digits_in_a_few_epochs(name, kwargs):
+    train, info = data.load(
+        "digits",
+        "train",
+        image_size=28,
+        normalize="zscore",
+        batch_size=32,
+        seed=0,
+        with_info=True,
+    )
+    model = zoo.create_model(name, **kwargs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(train, epochs=4, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.8
+
+
+def test_rbf_head_outputs_probabilities_from_distances():
+    model = zoo.create_model("lenet5", head="rbf")
+    rbf = _layer(model, "rbf")
+    assert not rbf.trainable_weights  # fixed prototypes, as in the paper
+    assert set(np.unique(np.asarray(rbf.prototypes))) == {-1.0, 1.0}
+    y = np.asarray(model(np.zeros((2, 28, 28, 1), "float32")))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_bad_head_and_dropout_name_the_value():
+    with pytest.raises(ValueError, match="head='euclid'"):
+        zoo.create_model("lenet5", head="euclid")
+    with pytest.raises(ValueError, match="dropout=1.5"):
+        zoo.create_model("lenet5_modern", dropout=1.5)
+
+
+def test_include_top_false_returns_f6_features():
+    model = zoo.create_model("lenet5", include_top=False)
+    assert model.output_shape == (None, 84)
+
+
+def test_weights_file_is_loaded(tmp_path):
+    source = zoo.create_model("lenet5")
+    path = tmp_path / "lenet5.weights.h5"
+    source.save_weights(path)
+    copy = zoo.create_model("lenet5", weights=str(path))
+    x = np.random.default_rng(1).uniform(size=(2, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(copy(x)), np.asarray(source(x)))

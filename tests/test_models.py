@@ -1,0 +1,56 @@
+"""Every registered model: builds, runs, round-trips through .keras and SavedModel."""
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.export import export, load_export
+
+MODELS = zoo.list_models()
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def built(request):
+    model = zoo.create_model(request.param)
+    x = np.random.default_rng(0).uniform(size=(4, *model.input_shape[1:])).astype("float32")
+    return model, x
+
+
+def test_forward_pass_shape_and_finite_output(built):
+    model, x = built
+    y = np.asarray(model(x))
+    assert y.shape == (4, *model.output_shape[1:])
+    assert np.isfinite(y).all()
+
+
+def test_keras_round_trip_gives_identical_outputs(built, tmp_path):
+    model, x = built
+    path = tmp_path / "model.keras"
+    model.save(path)
+    import keras
+
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+
+
+def test_savedmodel_export_gives_identical_outputs(built, tmp_path):
+    model, x = built
+    path = export(model, model.name, base_dir=tmp_path)
+    served = load_export(path)(x)
+    np.testing.assert_allclose(served["probabilities"], np.asarray(model(x)), atol=1e-6)
+    np.testing.assert_array_equal(served["class_id"], np.asarray(model(x)).argmax(-1))
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"input_shape": (64, 64, 1)}, "input_shape"),
+        ({"input_shape": (28, 28)}, "input_shape"),
+        ({"classes": 1}, "classes"),
+        ({"weights": "no/such/file.weights.h5"}, "weights"),
+    ],
+)
+def test_bad_arguments_name_the_argument(name, kwargs, match):
+    with pytest.raises(ValueError, match=f"{match}.*Received"):
+        zoo.create_model(name, **kwargs)
