@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from zoo import data
@@ -135,3 +137,12 @@ def test_hymenoptera_skips_the_gif_placeholder(data_root):
     with pytest.warns(UserWarning, match=r"Skipped 1 of 245 .*imageNotFound.gif"):
         _, info = data.from_directory(folder, with_info=True)
     assert info.num_examples == 244 and info.class_names == ("ants", "bees")
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(0, 100), split=st.sampled_from(["train", "test"]))
+def test_percent_slices_of_digits_partition_the_split(cut, split):
+    whole = data._digits_split(split)[1]
+    head = data._digits_split(f"{split}[:{cut}%]")[1]
+    tail = data._digits_split(f"{split}[{cut}%:]")[1]
+    np.testing.assert_array_equal(np.concatenate([head, tail]), whole)

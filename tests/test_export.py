@@ -3,10 +3,12 @@
 import keras
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import zoo
 from zoo import data
-from zoo.export import export, load_export, read_metadata, verify_export
+from zoo.export import _check_name, export, load_export, read_metadata, verify_export
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +78,9 @@ def test_bad_names_are_rejected(digits_model, tmp_path, name):
 def test_bad_versions_are_rejected(digits_model, tmp_path, version):
     with pytest.raises(ValueError, match="version"):
         export(digits_model[0], "m", version=version, base_dir=tmp_path)
+
+
+@given(st.text(min_size=1, max_size=12), st.sampled_from(["/", "\\", ".."]), st.text(max_size=5))
+def test_no_name_with_a_separator_or_dotdot_is_accepted(head, bad, tail):
+    with pytest.raises(ValueError, match="name"):
+        _check_name(head + bad + tail)

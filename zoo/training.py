@@ -171,7 +171,6 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=()):
         keras.callbacks.ModelCheckpoint(
             str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True
         ),
-        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=args.resume),
     ]
     decay = lr_schedule_callback(
         args.lr_schedule,
@@ -184,6 +183,8 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=()):
     )
     if decay is not None:
         callbacks.append(decay)
+    # After the schedule, so that the learning rate it logs is in history.csv.
+    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=args.resume))
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return [*callbacks, *extra]
