@@ -23,7 +23,9 @@ class PartialConv2D(layers.Conv2D):
     LeNet-5's C3 layer (LeCun et al. 1998, section II.B, Table I): breaking the symmetry
     between maps and keeping the number of connections reasonable. The kernel keeps the
     full `Conv2D` shape and is multiplied by a fixed 0/1 mask in every call, so the
-    masked weights take no part in the output and receive zero gradient.
+    masked weights take no part in the output and receive zero gradient. Initialisers
+    see the full kernel shape, so a fan-in based one uses every input map (150 for C3),
+    not each output map's own connected fan-in (75, 100 or 150 in the paper).
 
     Args:
         filters: Number of output maps; must equal the table's number of columns.
