@@ -177,7 +177,7 @@ def load(
         num_examples = int(ds.cardinality())
         train_images = None
         if normalize == "zscore":
-            train_images = builder.as_dataset(split="train", as_supervised=True).map(lambda x, y: x)
+            train_images = _TfdsTrainImages(builder)
     if limit is not None:
         ds = ds.take(limit)
         num_examples = min(num_examples, limit)
@@ -297,6 +297,22 @@ def _pipeline(ds, info, batch_size, shuffle, seed, cache):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+class _TfdsTrainImages:
+    """The training images of a prepared tfds dataset; z-score moments computed once."""
+
+    _moments = {}  # (name, data_dir) -> (mean, std), shared by train/val/test loads
+
+    def __init__(self, builder):
+        self.builder = builder
+
+    def moments(self):
+        key = (self.builder.name, str(self.builder.data_dir))
+        if key not in self._moments:
+            images = self.builder.as_dataset(split="train", as_supervised=True)
+            self._moments[key] = _moments(images.map(lambda x, y: x))
+        return self._moments[key]
+
+
 def _normalization(normalize, raw_images):
     """`(offset, scale)` so that `(raw - offset) / scale` is the asked normalisation."""
     if normalize is None:
@@ -305,6 +321,13 @@ def _normalization(normalize, raw_images):
         return 0.0, 255.0
     if isinstance(raw_images, np.ndarray):
         return float(raw_images.mean()), float(raw_images.std()) or 1.0
+    if isinstance(raw_images, _TfdsTrainImages):
+        return raw_images.moments()
+    return _moments(raw_images)
+
+
+def _moments(raw_images):
+    """Mean and standard deviation of every pixel of a dataset of images, in one pass."""
     total = total_sq = count = 0.0
     for batch in raw_images.batch(4096):
         x = tf.cast(batch, "float64")
