@@ -6,9 +6,14 @@ import pytest
 
 from zoo.layers import (
     LENET5_C3_TABLE,
+    ContractiveDense,
     EuclideanRBF,
     FanInUniform,
+    KLSparsity,
+    KSparse,
+    MaskingNoise,
     PartialConv2D,
+    SaltAndPepperNoise,
     Subsampling2D,
     scaled_tanh,
 )
@@ -18,6 +23,11 @@ LAYERS = [
     (lambda: PartialConv2D(16, 5, connection_table=LENET5_C3_TABLE), (14, 14, 6)),
     (lambda: EuclideanRBF(10, seed=3), (84,)),
     (lambda: keras.layers.Dense(4, kernel_initializer=FanInUniform(seed=1)), (8,)),
+    (lambda: MaskingNoise(0.3, seed=1), (8,)),
+    (lambda: SaltAndPepperNoise(0.2, low=-1.0, seed=1), (8, 8, 1)),
+    (lambda: KSparse(3, alpha=2.0), (8,)),
+    (lambda: ContractiveDense(5, contraction=0.2), (8,)),
+    (lambda: keras.layers.Dense(4, activity_regularizer=KLSparsity(0.1, 2.0)), (8,)),
 ]
 
 

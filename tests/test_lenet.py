@@ -121,3 +121,10 @@ def test_weights_file_is_loaded(tmp_path):
     copy = zoo.create_model("lenet5", weights=str(path))
     x = np.random.default_rng(1).uniform(size=(2, 28, 28, 1)).astype("float32")
     np.testing.assert_array_equal(np.asarray(copy(x)), np.asarray(source(x)))
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])
+@pytest.mark.parametrize("input_shape", [(64, 64, 1), (28, 28)])
+def test_inputs_lenet_cannot_take_are_refused(name, input_shape):
+    with pytest.raises(ValueError, match="input_shape.*Received"):
+        zoo.create_model(name, input_shape=input_shape)

@@ -6,7 +6,9 @@
   stored images), the one TensorFlow Serving's REST API calls by default;
 - `serve_uint8`: the same for uint8 images;
 
-both returning `{"probabilities": (batch, classes) float32, "class_id": (batch,) int32}`.
+both returning, for a classifier, `{"probabilities": (batch, classes) float32, "class_id":
+(batch,) int32}`; a model with a `serving_outputs(x)` method (a `zoo.models.Autoencoder`:
+reconstruction, code and per-example reconstruction error) returns that dict instead.
 Resizing and normalisation (from a `zoo.data.DatasetInfo`) are baked into the graph, so
 clients send raw images. `metadata.json` beside `saved_model.pb` describes inputs, outputs, class
 names, metrics and versions.
@@ -46,7 +48,8 @@ def export(
     """Writes `model` as a SavedModel to `<base_dir>/<name>/<version>/` for serving.
 
     Args:
-        model: A Keras classifier whose output is class probabilities.
+        model: A Keras classifier whose output is class probabilities, or a model with a
+            `serving_outputs(x)` method returning a dict of tensors (autoencoders).
         name: Model name in the serving layout: letters, digits, `_`, `-`, `.`; no path
             separators and no `..`.
         version: Positive int; None (default) takes one more than the highest existing.
@@ -86,11 +89,7 @@ def export(
         x = keras.ops.cast(images, "float32")
         if preprocessing is not None:
             x = preprocessing(x)
-        probabilities = model(x, training=False)
-        return {
-            "probabilities": probabilities,
-            "class_id": keras.ops.argmax(probabilities, axis=-1),
-        }
+        return serving_outputs(model, x)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -111,6 +110,17 @@ def export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def serving_outputs(model, x):
+    """The dict an export of `model` returns for the preprocessed batch `x`."""
+    if hasattr(model, "serving_outputs"):
+        return model.serving_outputs(x)
+    probabilities = model(x, training=False)
+    return {
+        "probabilities": probabilities,
+        "class_id": keras.ops.cast(keras.ops.argmax(probabilities, axis=-1), "int32"),
+    }
 
 
 def load_export(path, endpoint="serving_default"):
@@ -153,7 +163,17 @@ def _check_name(name):
 def _metadata(model, name, version, raw_shape, info, metrics):
     import zoo
 
-    classes = int(model.output_shape[-1])
+    if hasattr(model, "serving_outputs"):
+        example = serving_outputs(model, keras.ops.zeros((1, *model.input_shape[1:])))
+        outputs = {
+            key: _describe(value.dtype, ("batch", *value.shape[1:]))
+            for key, value in example.items()
+        }
+        class_names = list(info.class_names) if info else None
+    else:
+        classes = int(model.output_shape[-1])
+        outputs = {"probabilities": f"float32 (batch, {classes})", "class_id": "int32 (batch,)"}
+        class_names = list(info.class_names) if info else [str(i) for i in range(classes)]
     return {
         "name": name,
         "version": version,
@@ -168,11 +188,8 @@ def _metadata(model, name, version, raw_shape, info, metrics):
             if info
             else "the model's own inputs, unchanged"
         ),
-        "outputs": {
-            "probabilities": f"float32 (batch, {classes})",
-            "class_id": "int32 (batch,)",
-        },
-        "class_names": list(info.class_names) if info else [str(i) for i in range(classes)],
+        "outputs": outputs,
+        "class_names": class_names,
         "preprocessing": info.to_json() if info else None,
         "metrics": metrics or {},
         "versions": {
@@ -183,8 +200,13 @@ def _metadata(model, name, version, raw_shape, info, metrics):
     }
 
 
+def _describe(dtype, shape):
+    """'float32 (batch, 16)'."""
+    return f"{keras.backend.standardize_dtype(dtype)} ({', '.join(map(str, shape))})"
+
+
 def verify_export(path, model, raw_images, info=None, atol=1e-5):
-    """Compares an export's predictions on raw images with the Keras model's.
+    """Compares an export's outputs on raw images with the Keras model's.
 
     Args:
         path: The export's version folder.
@@ -194,12 +216,19 @@ def verify_export(path, model, raw_images, info=None, atol=1e-5):
         atol: Largest allowed absolute difference of probabilities.
 
     Returns:
-        dict with `max_abs_diff`, `class_agreement` (fraction) and `match` (bool).
+        dict with `max_abs_diff` (over every float output), `match` (bool) and, for a
+        classifier, `class_agreement` (fraction of equal class ids).
     """
     raw = np.asarray(raw_images, dtype="float32")
     inputs = info.preprocessing()(raw) if info else raw
-    expected = np.asarray(model.predict(inputs, verbose=0))
+    expected = {k: np.asarray(v) for k, v in serving_outputs(model, inputs).items()}
     served = load_export(path)(raw)
-    diff = float(np.max(np.abs(served["probabilities"] - expected)))
-    agreement = float(np.mean(served["class_id"] == expected.argmax(axis=-1)))
-    return {"max_abs_diff": diff, "class_agreement": agreement, "match": diff <= atol}
+    diff = max(
+        float(np.max(np.abs(served[key] - value)))
+        for key, value in expected.items()
+        if value.dtype.kind == "f"
+    )
+    report = {"max_abs_diff": diff, "match": diff <= atol}
+    if "class_id" in expected:
+        report["class_agreement"] = float(np.mean(served["class_id"] == expected["class_id"]))
+    return report

@@ -1,16 +1,28 @@
 """Reusable, serializable building blocks."""
 
 from zoo.layers.activations import scaled_tanh
+from zoo.layers.contractive import ContractiveDense
 from zoo.layers.initializers import FanInUniform
+from zoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from zoo.layers.partial_conv import LENET5_C3_TABLE, PartialConv2D
 from zoo.layers.rbf import EuclideanRBF
+from zoo.layers.sparsity import KLSparsity, KSparse, KSparseSchedule
 from zoo.layers.subsampling import Subsampling2D
+from zoo.layers.tied import TiedDense, tie_scope
 
 __all__ = [
     "LENET5_C3_TABLE",
+    "ContractiveDense",
     "EuclideanRBF",
     "FanInUniform",
+    "KLSparsity",
+    "KSparse",
+    "KSparseSchedule",
+    "MaskingNoise",
     "PartialConv2D",
+    "SaltAndPepperNoise",
     "Subsampling2D",
+    "TiedDense",
     "scaled_tanh",
+    "tie_scope",
 ]

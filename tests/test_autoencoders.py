@@ -1,0 +1,372 @@
+"""Seeded behavioural tests of the autoencoder family and its layers."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo import data
+from zoo.export import export, read_metadata, verify_export
+from zoo.layers import (
+    ContractiveDense,
+    KLSparsity,
+    KSparse,
+    KSparseSchedule,
+    MaskingNoise,
+    SaltAndPepperNoise,
+    TiedDense,
+)
+from zoo.models import Autoencoder, encoder_classifier, greedy_pretrain
+
+SMALL = {  # each variant at digits size, small enough for a few quick steps
+    "ae/dense": {"code_size": 16},
+    "ae/deep": {"hidden": (32, 16), "code_size": 8},
+    "ae/conv": {"filters": (8, 16), "code_size": 16},
+    "ae/denoising": {"code_size": 32},
+    "ae/sparse_l1": {"code_size": 96},
+    "ae/sparse_kl": {"code_size": 96},
+    "ae/ksparse": {"code_size": 96, "k": 10},
+    "ae/contractive": {"code_size": 96},
+    "ae/tied": {"code_size": 16, "hidden": (32,)},
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = data.as_numpy(data.load("digits", "train", shuffle=False))
+    return images, labels
+
+
+def small(name, **kwargs):
+    return zoo.create_model(name, input_shape=(8, 8, 1), **{**SMALL[name], **kwargs})
+
+
+def test_every_variant_has_small_settings():
+    assert set(SMALL) == set(zoo.list_models("ae/*"))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_variant_lowers_its_loss_on_digits(name, digits):
+    images, _ = digits
+    model = small(name, seed=0)
+    assert isinstance(model, Autoencoder)
+    model.compile(keras.optimizers.Adam(3e-3), "mse")
+    history = model.fit(images, images, batch_size=64, epochs=6, verbose=0).history["loss"]
+    assert history[-1] < 0.8 * history[0], history
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_encoder_and_decoder_are_usable_sub_models(name, digits):
+    images, _ = digits
+    model = small(name)
+    codes = model.encoder.predict(images[:5], verbose=0)
+    assert codes.shape == (5, *model.encoder.output_shape[1:])
+    np.testing.assert_allclose(
+        model.decoder.predict(codes, verbose=0), model.predict(images[:5], verbose=0), atol=1e-5
+    )
+
+
+# --- denoising -----------------------------------------------------------------------------
+
+
+def test_masking_noise_zeroes_about_p_in_training_and_nothing_at_inference():
+    layer = MaskingNoise(0.3, seed=1)
+    x = np.ones((200, 100), "float32")
+    noisy = np.asarray(layer(x, training=True))
+    assert abs((noisy == 0).mean() - 0.3) < 0.01
+    assert set(np.unique(noisy)) <= {0.0, 1.0}  # kept values are not rescaled
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_salt_and_pepper_noise_sets_about_p_to_low_or_high():
+    layer = SaltAndPepperNoise(0.2, seed=1)
+    x = np.full((200, 100), 0.5, "float32")
+    noisy = np.asarray(layer(x, training=True))
+    hit = noisy != 0.5
+    assert abs(hit.mean() - 0.2) < 0.01
+    assert set(np.unique(noisy[hit])) == {0.0, 1.0}
+    assert abs((noisy[hit] == 1.0).mean() - 0.5) < 0.05
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+
+
+@pytest.mark.parametrize(
+    "noise, layer_type",
+    [
+        ("masking", MaskingNoise),
+        ("salt_and_pepper", SaltAndPepperNoise),
+        ("gaussian", keras.layers.GaussianNoise),
+    ],
+)
+def test_denoising_corrupts_in_training_and_reconstructs_clean(noise, layer_type, digits):
+    images, _ = digits
+    model = zoo.create_model(
+        "ae/denoising", input_shape=(8, 8, 1), noise=noise, noise_level=0.3, seed=0
+    )
+    assert isinstance(model.corruption, layer_type)
+    # Inference is deterministic; training is not, because the input is corrupted.
+    np.testing.assert_array_equal(model(images[:4]), model(images[:4]))
+    assert not np.allclose(model(images[:4], training=True), model(images[:4]))
+    # The clean-input encoder sees no noise, even in training mode.
+    np.testing.assert_array_equal(
+        model.encoder(images[:4], training=True), model.encoder(images[:4], training=True)
+    )
+
+
+# --- sparse --------------------------------------------------------------------------------
+
+
+def test_ksparse_keeps_exactly_the_k_largest_and_only_they_get_gradients(rng):
+    layer = KSparse(3, alpha=2.0)
+    x = tf.constant(rng.normal(size=(6, 10)).astype("float32"))
+    weights = tf.constant(rng.normal(size=(6, 10)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * weights)
+    y, grad = y.numpy(), tape.gradient(loss, x).numpy()
+    top3 = np.argsort(-x.numpy(), axis=1)[:, :3]
+    kept = np.zeros_like(y, bool)
+    np.put_along_axis(kept, top3, True, axis=1)
+    assert ((y != 0).sum(axis=1) == 3).all()
+    np.testing.assert_array_equal(y[kept], x.numpy()[kept])
+    np.testing.assert_array_equal(grad, np.where(kept, weights.numpy(), 0.0))
+    assert ((np.asarray(layer(x)) != 0).sum(axis=1) == 6).all()  # alpha * k at inference
+
+
+def test_ksparse_schedule_lowers_k_linearly_to_the_target():
+    inputs = keras.Input((20,))
+    layer = KSparse(5)
+    model = keras.Model(inputs, layer(inputs))
+    schedule = KSparseSchedule(start_k=15, ramp_epochs=2)
+    schedule.set_model(model)
+    seen = []
+    for epoch in range(4):
+        schedule.on_epoch_begin(epoch)
+        seen.append(int(layer.training_k.numpy()))
+    assert seen == [15, 10, 5, 5]
+
+
+def test_kl_sparsity_adds_exactly_weight_times_the_kl_divergence(rng):
+    inputs = keras.Input((6,))
+    model = keras.Model(
+        inputs,
+        keras.layers.Dense(4, "sigmoid", activity_regularizer=KLSparsity(0.1, 2.0))(inputs),
+    )
+    x = rng.normal(size=(32, 6)).astype("float32")
+    rate = np.asarray(model(x)).mean(axis=0)
+    kl = np.sum(0.1 * np.log(0.1 / rate) + 0.9 * np.log(0.9 / (1 - rate)))
+    assert float(model.losses[0]) == pytest.approx(2.0 * kl, rel=1e-4)
+
+
+def test_sparse_kl_lowers_the_mean_code_activation(digits):
+    images, _ = digits
+    model = small("ae/sparse_kl", target=0.05, sparsity_weight=0.1)
+    before = np.asarray(model.encoder(images)).mean()
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.fit(images, images, batch_size=64, epochs=8, verbose=0)
+    after = np.asarray(model.encoder(images)).mean()
+    assert after < 0.5 * before and after < 0.15
+
+
+# --- contractive ---------------------------------------------------------------------------
+
+
+def test_contractive_penalty_matches_a_finite_difference_jacobian(rng):
+    layer = ContractiveDense(3, contraction=0.5, dtype="float64")
+    x = rng.normal(size=(5, 4))
+    code = np.asarray(layer(x))
+    eps = 1e-6
+    jacobian = np.stack(
+        [
+            (np.asarray(layer(x + eps * e)) - np.asarray(layer(x - eps * e))) / (2 * eps)
+            for e in np.eye(4)
+        ],
+        axis=1,
+    )  # (batch, inputs, units)
+    expected = np.mean(np.sum(jacobian**2, axis=(1, 2)))
+    assert float(layer.jacobian_penalty(code)) == pytest.approx(expected, rel=1e-6)
+
+    inputs = keras.Input((4,), dtype="float64")
+    model = keras.Model(inputs, layer(inputs))
+    model(x, training=True)
+    assert float(sum(model.losses)) == pytest.approx(0.5 * expected, rel=1e-6)
+    model(x, training=False)
+    assert not model.losses
+
+
+def test_contractive_training_lowers_the_jacobian_norm(digits):
+    images, _ = digits
+    free = small("ae/contractive", contraction=0.0)
+    contracted = small("ae/contractive", contraction=0.05)
+    norms = []
+    for model in (free, contracted):
+        keras.utils.set_random_seed(0)
+        model.compile(keras.optimizers.Adam(3e-3), "mse")
+        model.fit(images, images, batch_size=64, epochs=6, verbose=0)
+        layer = model.encoder.get_layer(f"{model.name}_enc1")
+        x = images.reshape(len(images), -1)
+        norms.append(float(layer.jacobian_penalty(layer(x))))
+    assert norms[1] < 0.5 * norms[0]
+
+
+# --- tied weights --------------------------------------------------------------------------
+
+
+def test_tied_decoder_owns_no_kernel_and_gradients_reach_the_shared_kernel(digits):
+    images, _ = digits
+    model = small("ae/tied")
+    decoder_paths = [w.path for w in model.decoder.weights]
+    assert decoder_paths and all(path.endswith("bias") for path in decoder_paths)
+    assert all(isinstance(layer, TiedDense) for layer in model.decoder.layers[1:-1])
+    assert model.count_params() == 64 * 32 + 32 * 16 + (32 + 16) + (32 + 64)
+    kernel = model.encoder.get_layer("ae_tied_enc1").kernel
+    codes = model.encoder(images[:8])
+    with tf.GradientTape() as tape:  # the decoder alone: only the tie connects it to enc1
+        loss = tf.reduce_mean(tf.square(model.decoder(codes) - images[:8]))
+    grad = tape.gradient(loss, kernel.value)
+    assert grad is not None and float(tf.reduce_max(tf.abs(grad))) > 0
+
+
+def test_tie_survives_keras_save_and_load(tmp_path, digits):
+    images, _ = digits
+    model = small("ae/tied")
+    model.compile("adam", "mse")
+    model.fit(images, images, epochs=1, verbose=0)
+    model.save(tmp_path / "tied.keras")
+    reloaded = keras.saving.load_model(tmp_path / "tied.keras")
+    np.testing.assert_array_equal(reloaded(images), model(images))
+    assert len(reloaded.weights) == len(model.weights)
+    for i in (1, 2):
+        dec = reloaded.decoder.get_layer(f"ae_tied_dec{i}")
+        assert dec.tied_to is reloaded.encoder.get_layer(f"ae_tied_enc{i}")
+    enc1 = reloaded.encoder.get_layer("ae_tied_enc1")
+    enc1.kernel.assign(np.zeros(enc1.kernel.shape))
+    dec1 = reloaded.decoder.get_layer("ae_tied_dec1")
+    np.testing.assert_array_equal(dec1.kernel, np.zeros((32, 64)))
+
+
+def test_tied_dense_refuses_what_it_cannot_tie_to():
+    with pytest.raises(ValueError, match="tied_to.*Received"):
+        TiedDense(keras.layers.Conv2D(3, 3))
+    with pytest.raises(ValueError, match="built.*Received"):
+        TiedDense(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match="tie_scope.*Received: tied_to='nowhere'"):
+        TiedDense("nowhere")
+
+
+# --- deep: greedy pretraining and classifier -----------------------------------------------
+
+
+class _Snapshots(keras.callbacks.Callback):
+    """Weights of the deep model's layers at the start and end of each shallow fit."""
+
+    def __init__(self, deep, names):
+        super().__init__()
+        self.deep, self.names, self.stages = deep, names, []
+
+    def _weights(self):
+        return {name: [w.copy() for w in self._layer(name).get_weights()] for name in self.names}
+
+    def _layer(self, name):
+        part = self.deep.encoder if "_enc" in name else self.deep.decoder
+        return part.get_layer(name)
+
+    def on_train_begin(self, logs=None):
+        self.stages.append([self._weights()])
+
+    def on_train_end(self, logs=None):
+        self.stages[-1].append(self._weights())
+
+
+def test_greedy_pretraining_trains_each_layer_pair_in_order(digits):
+    images, _ = digits
+    model = small("ae/deep")
+    names = [f"ae_deep_{part}{i}" for i in (1, 2, 3) for part in ("enc", "dec")]
+    snapshots = _Snapshots(model, names)
+    histories = greedy_pretrain(model, images, epochs=2, callbacks=[snapshots])
+    assert len(histories) == len(snapshots.stages) == 3
+    for stage, (before, after) in enumerate(snapshots.stages, start=1):
+        changed = {
+            name
+            for name in names
+            if any(not np.array_equal(a, b) for a, b in zip(before[name], after[name], strict=True))
+        }
+        assert changed == {f"ae_deep_enc{stage}", f"ae_deep_dec{stage}"}
+        assert histories[stage - 1].history["loss"][-1] < histories[stage - 1].history["loss"][0]
+
+
+def test_greedy_pretraining_refuses_a_conv_autoencoder(digits):
+    with pytest.raises(ValueError, match="dense autoencoder.*Received"):
+        greedy_pretrain(small("ae/conv"), digits[0])
+
+
+def test_encoder_classifier_shares_the_encoder(digits):
+    images, labels = digits
+    model = small("ae/dense")
+    probe = encoder_classifier(model, classes=10, trainable=False)
+    assert probe.layers[1] is model.encoder
+    assert len(probe.trainable_weights) == 2  # the head's kernel and bias
+    probe.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = probe.fit(images, labels, epochs=3, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+    with pytest.raises(ValueError, match="classes.*Received"):
+        encoder_classifier(model, classes=1)
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def test_autoencoder_export_serves_reconstruction_code_and_error(tmp_path):
+    ds, info = data.load("digits", "test", normalize="minmax", with_info=True, shuffle=False)
+    raw = np.concatenate([x for x, _ in data.load("digits", "test", normalize=None)])[:16]
+    model = small("ae/conv")
+    path = export(model, "ae_conv", base_dir=tmp_path, info=info)
+    check = verify_export(path, model, raw, info)
+    assert check["match"], check
+    outputs = read_metadata(path)["outputs"]
+    assert set(outputs) == {"reconstruction", "code", "reconstruction_error"}
+    assert outputs["code"] == "float32 (batch, 16)"
+    expected = np.asarray(model.reconstruction_error(info.preprocessing()(raw)))
+    assert expected.shape == (16,) and (expected > 0).all()
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, match",
+    [
+        ("ae/dense", {"code_size": 0}, "code_size"),
+        ("ae/deep", {"hidden": (32, 0)}, "hidden"),
+        ("ae/denoising", {"noise_level": 1.0}, "noise_level"),
+        ("ae/denoising", {"noise_level": -0.1}, "noise_level"),
+        ("ae/denoising", {"noise": "gaussian", "noise_level": 0.0}, "noise_level"),
+        ("ae/denoising", {"noise": "pink"}, "noise"),
+        ("ae/dense", {"dropout": 1.0}, "dropout"),
+        ("ae/ksparse", {"k": 2000}, "k"),
+        ("ae/ksparse", {"k": 0}, "k"),
+        ("ae/contractive", {"contraction": -1.0}, "contraction"),
+        ("ae/contractive", {"hidden": (64,)}, "hidden"),
+        ("ae/sparse_l1", {"l1": -1e-3}, "l1"),
+        ("ae/sparse_kl", {"target": 1.5}, "target"),
+        ("ae/sparse_kl", {"sparsity_weight": -1.0}, "weight"),
+        ("ae/conv", {"input_shape": (27, 27, 1)}, "input_shape"),
+        ("ae/conv", {"input_shape": (28, 28)}, "input_shape"),
+        ("ae/conv", {"filters": ()}, "filters"),
+    ],
+)
+def test_bad_arguments_name_the_argument_and_value(name, kwargs, match):
+    with pytest.raises(ValueError, match=f"{match}.*Received"):
+        zoo.create_model(name, **kwargs)
+
+
+def test_an_unregularised_overcomplete_autoencoder_warns():
+    with pytest.warns(UserWarning, match="identity"):
+        zoo.create_model("ae/dense", input_shape=(8, 8, 1), code_size=100)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.create_model("ae/sparse_l1", input_shape=(8, 8, 1), code_size=100)
+        zoo.create_model("ae/denoising", input_shape=(8, 8, 1), code_size=100)
