@@ -54,22 +54,16 @@ def build_parser(description=__doc__, **defaults):
 
 def load_data(args):
     """Train, validation and test pipelines and the dataset info."""
-    if not 0 < args.validation_percent < 100:
-        raise ValueError(
-            f"validation_percent must be in (0, 100). Received: {args.validation_percent}"
-        )
-    keep = 100 - args.validation_percent
-    common = {
-        "batch_size": args.batch_size,
-        "normalize": args.normalize,
-        "image_size": args.image_size,
-        "manual_dir": args.data_dir,
-        "seed": args.seed,
-        "limit": smoke_limit(args),
-    }
-    train, info = data.load(args.dataset, f"train[:{keep}%]", with_info=True, **common)
-    val = data.load(args.dataset, f"train[{keep}%:]", **common)
-    test = data.load(args.dataset, "test", **common)
+    train, val, test, info = data.load_splits(
+        args.dataset,
+        args.validation_percent,
+        batch_size=args.batch_size,
+        normalize=args.normalize,
+        image_size=args.image_size,
+        manual_dir=args.data_dir,
+        seed=args.seed,
+        limit=smoke_limit(args),
+    )
     if args.augment:
         augment = augmentation(args, info)
         train = train.map(lambda x, y: (augment(x, training=True), y))

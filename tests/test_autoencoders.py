@@ -341,7 +341,7 @@ def test_autoencoder_export_serves_reconstruction_code_and_error(tmp_path):
         ("ae/deep", {"hidden": (32, 0)}, "hidden"),
         ("ae/denoising", {"noise_level": 1.0}, "noise_level"),
         ("ae/denoising", {"noise_level": -0.1}, "noise_level"),
-        ("ae/denoising", {"noise": "gaussian", "noise_level": 0.0}, "noise_level"),
+        ("ae/denoising", {"noise": "gaussian", "noise_level": -1.0}, "noise_level"),
         ("ae/denoising", {"noise": "pink"}, "noise"),
         ("ae/dense", {"dropout": 1.0}, "dropout"),
         ("ae/ksparse", {"k": 2000}, "k"),

@@ -2,8 +2,10 @@
 
 import importlib
 
+import numpy as np
 import pytest
 
+import zoo
 from zoo import training
 from zoo.cli import recipe_names
 from zoo.export import read_metadata
@@ -58,3 +60,31 @@ def test_quickstart(in_tmp, capsys):
     assert read_metadata(export)["metrics"]["test_accuracy"] == metrics["test_accuracy"]
     out = capsys.readouterr().out
     assert "test accuracy" in out and str(metrics["export_path"]) in out
+
+
+def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tmp):
+    from recipes import autoencoder
+
+    argv = ["--smoke", "--dataset", "digits", "--no-export", "--output-dir", "run"]
+    metrics = autoencoder.main([*argv, "--variant", "denoising", "--code-size", "16"])
+    for figure in ("reconstructions.png", "latent.png", "filters.png", "code_histogram.png"):
+        assert (in_tmp / "run" / figure).is_file(), figure
+    assert 0.0 <= metrics["probe_accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="does not apply to --variant dense.*filters"):
+        autoencoder.main([*argv[:-1], "other", "--variant", "dense", "--filters", "8"])
+
+
+@pytest.mark.parametrize("variant", [name.removeprefix("ae/") for name in zoo.list_models("ae/*")])
+def test_every_autoencoder_variant_trains_and_exports_through_the_recipe(variant, in_tmp):
+    from recipes import autoencoder
+
+    options = {"conv": ["--filters", "8", "16"], "ksparse": ["--k", "10", "--k-start", "30"]}
+    metrics = autoencoder.main(
+        ["--smoke", "--dataset", "digits", "--variant", variant, "--code-size", "48"]
+        + options.get(variant, [])
+        + ["--probe-examples", "-1"]
+    )
+    assert np.isfinite(metrics["test_reconstruction_mse"])
+    exported = read_metadata(in_tmp / metrics["export_path"])
+    assert exported["name"] == f"ae_{variant}"
+    assert set(exported["outputs"]) == {"reconstruction", "code", "reconstruction_error"}

@@ -274,6 +274,37 @@ def from_directory(
     return (ds, info) if with_info else ds
 
 
+def load_splits(name=DEFAULT_DATASET, validation_percent=10, **kwargs):
+    """Train, validation and test pipelines and the training split's `DatasetInfo`.
+
+    The validation set is the last `validation_percent` % of the "train" split, so the
+    test split stays untouched for the final figure.
+
+    Args:
+        name: The dataset, as for `load`.
+        validation_percent: Int in (0, 100). Defaults to 10.
+        **kwargs: Other `load` arguments (`batch_size`, `normalize`, `limit`, ...).
+
+    Returns:
+        `(train, validation, test, info)`.
+    """
+    if (
+        isinstance(validation_percent, bool)
+        or not isinstance(validation_percent, int)
+        or not 0 < validation_percent < 100
+    ):
+        raise ValueError(
+            "validation_percent must be an int in (0, 100). "
+            f"Received: validation_percent={validation_percent!r}"
+        )
+    keep = 100 - validation_percent
+    kwargs.pop("with_info", None)
+    train, info = load(name, f"train[:{keep}%]", with_info=True, **kwargs)
+    validation = load(name, f"train[{keep}%:]", **kwargs)
+    test = load(name, "test", **kwargs)
+    return train, validation, test, info
+
+
 def as_numpy(dataset):
     """Concatenates a batched `(x, y)` dataset into two numpy arrays."""
     xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in dataset), strict=True)

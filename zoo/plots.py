@@ -1,6 +1,7 @@
 """Figures with matplotlib (Agg backend: no screen needed)."""
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -32,6 +33,92 @@ def plot_history(history, path, title=None):
         ax.set_title(name)
         if name == "learning_rate":
             ax.set_yscale("log")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _image(ax, image, title=None):
+    image = np.asarray(image)
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap="gray")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_ylabel(title)
+
+
+def plot_image_rows(rows, path, n=10, title=None):
+    """A grid of images, one row per entry of `rows` (e.g. input / corrupted / reconstructed).
+
+    Args:
+        rows: dict of row label -> batch of images `(n, height, width, channels)`.
+        path: Where to write the PNG.
+        n: Images per row. Defaults to 10.
+        title: Optional figure title.
+    """
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(n):
+            _image(axes[r][c], images[c], label if c == 0 else None)
+    return _save(fig, path, title)
+
+
+def plot_latent(codes, labels, path, class_names=None, title=None):
+    """Codes as a 2-D scatter coloured by class; codes wider than 2 are projected by PCA."""
+    codes = np.asarray(codes).reshape(len(codes), -1)
+    axis_names = ("code 1", "code 2")
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        codes = PCA(n_components=2, random_state=0).fit_transform(codes)
+        axis_names = ("PC 1 of the codes", "PC 2 of the codes")
+    elif codes.shape[1] == 1:
+        codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7)
+    handles, names = points.legend_elements()
+    if class_names is not None:
+        names = [class_names[int(i)] for i in np.unique(labels)]
+    ax.legend(handles, names, fontsize=7, markerscale=0.8, loc="best")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    return _save(fig, path, title)
+
+
+def plot_filters(kernel, image_shape, path, n=64, title=None):
+    """The first `n` columns of a first-layer dense kernel, each shown as an image."""
+    kernel = np.asarray(kernel)
+    n = min(n, kernel.shape[1])
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(kernel[:, i].reshape(image_shape)[..., 0], cmap="gray")
+    return _save(fig, path, title)
+
+
+def plot_histogram(values, path, labels=None, threshold=None, xlabel="value", title=None):
+    """Overlaid histograms of one or more arrays, with an optional vertical threshold line."""
+    values = values if isinstance(values, (list, tuple)) else [values]
+    labels = labels or [None] * len(values)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for array, label in zip(values, labels, strict=True):
+        ax.hist(np.ravel(array), bins=60, alpha=0.6, label=label, density=True)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", label="threshold")
+    if any(labels) or threshold is not None:
+        ax.legend()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    return _save(fig, path, title)
+
+
+def _save(fig, path, title):
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -154,10 +154,12 @@ def lr_schedule_callback(
     return keras.callbacks.LearningRateScheduler(lambda epoch: float(by_epoch(epoch)))
 
 
-def make_callbacks(run_dir, args, *, monitor="val_loss", extra=()):
+def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_epoch=0):
     """The callbacks preset of every recipe.
 
-    EarlyStopping (restores the best weights), the chosen learning-rate decay,
+    EarlyStopping (restores the best weights; ignores the epochs before
+    `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
+    learning-rate decay,
     BackupAndRestore (resumable runs), ModelCheckpoint (best model as `best.keras`),
     CSVLogger (`history.csv`), TerminateOnNaN, and TensorBoard if `args.tensorboard`.
     """
@@ -166,7 +168,10 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=()):
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=args.patience, restore_best_weights=True
+            monitor=monitor,
+            patience=args.patience,
+            restore_best_weights=True,
+            start_from_epoch=start_from_epoch,
         ),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True

@@ -143,9 +143,8 @@ def _dense_autoencoder(
         )
     corruption = _corruption(noise, noise_level, seed, name)
     size = math.prod(input_shape)
-    if code_size >= size and not (
-        corruption or dropout or code_regularizer or k or contraction or tied
-    ):
+    noisy = corruption is not None and noise_level > 0
+    if code_size >= size and not (noisy or dropout or code_regularizer or k or contraction or tied):
         warnings.warn(
             f"{name}: code_size={code_size} >= the input's {size} values and no regulariser "
             "(noise, dropout, sparsity, contraction or tied weights): the autoencoder can "
@@ -280,14 +279,14 @@ def _corruption(noise, level, seed, name):
         raise ValueError(f"noise must be None or one of {NOISES}. Received: noise={noise!r}")
     layer_name = f"{name}_{noise}_noise"
     if noise == "gaussian":
-        if not level > 0:
+        if not level >= 0:
             raise ValueError(
-                f"noise_level (the Gaussian stddev) must be > 0. Received: noise_level={level}"
+                f"noise_level (the Gaussian stddev) must be >= 0. Received: noise_level={level}"
             )
         return layers.GaussianNoise(level, seed=seed, name=layer_name)
-    if not 0.0 < level < 1.0:
+    if not 0.0 <= level < 1.0:
         raise ValueError(
-            f"noise_level (a probability) must be in (0, 1) for {noise} noise. "
+            f"noise_level (a probability) must be in [0, 1) for {noise} noise. "
             f"Received: noise_level={level}"
         )
     cls = MaskingNoise if noise == "masking" else SaltAndPepperNoise
@@ -424,7 +423,9 @@ def denoising_autoencoder(
 def sparse_l1_autoencoder(
     input_shape=(28, 28, 1), code_size=1000, l1=1e-4, weights=None, name="ae_sparse_l1", **kwargs
 ):
-    """Overcomplete autoencoder with an L1 penalty `l1 * sum_j |h_j|` on the code.
+    """Overcomplete autoencoder with an L1 activity penalty on the code.
+
+    The penalty is `l1 * sum_j |h_j|` per example.
 
     Args:
         l1: Weight of the penalty (per example), > 0. Defaults to 1e-4.
@@ -447,7 +448,7 @@ def sparse_kl_autoencoder(
     input_shape=(28, 28, 1),
     code_size=1000,
     target=0.05,
-    sparsity_weight=1.0,
+    sparsity_weight=0.003,
     weights=None,
     name="ae_sparse_kl",
     **kwargs,
@@ -456,7 +457,8 @@ def sparse_kl_autoencoder(
 
     Args:
         target: The target mean activation rho, in (0, 1). Defaults to 0.05.
-        sparsity_weight: The penalty's weight beta. Defaults to 1.0.
+        sparsity_weight: The penalty's weight beta. Defaults to 0.003: about the usual
+            beta = 3 for a reconstruction loss averaged (not summed) over 784 pixels.
         **kwargs: as for `ae/dense`.
     """
     return _dense_autoencoder(
@@ -509,19 +511,22 @@ def ksparse_autoencoder(
 def contractive_autoencoder(
     input_shape=(28, 28, 1),
     code_size=1000,
-    contraction=0.1,
+    contraction=0.01,
     tied=True,
     weights=None,
     name="ae_contractive",
     **kwargs,
 ):
-    """Contractive autoencoder (Rifai et al. 2011): loss + contraction * ||dh/dx||_F^2.
+    """Contractive autoencoder (Rifai et al. 2011): loss plus a Jacobian-norm penalty.
+
+    The penalty is `contraction * ||dh/dx||_F^2`.
 
     One sigmoid code layer on the input, whose Jacobian penalty is exact, and tied weights
     as in the paper.
 
     Args:
-        contraction: The penalty's weight lambda, >= 0. Defaults to 0.1.
+        contraction: The penalty's weight lambda, >= 0. Defaults to 0.01, for a
+            reconstruction loss averaged over pixels.
         tied: Tie the decoder to the encoder. Defaults to True.
         **kwargs: as for `ae/dense` (except `hidden`).
     """
