@@ -139,8 +139,7 @@ def build_model(args, info):
         )
     except TypeError as error:  # an option the variant has no use for
         raise ValueError(
-            f"An option does not apply to --variant {args.variant}: {error}. "
-            f"Received: {kwargs}"
+            f"An option does not apply to --variant {args.variant}: {error}. Received: {kwargs}"
         ) from None
 
 
@@ -209,17 +208,13 @@ def write_figures(model, info, arrays, run_dir, n=10):
         rows["corrupted"] = np.asarray(model.corruption(x, training=True))
     rows["reconstructed"] = model.predict(x, verbose=0)
     plots.plot_image_rows(rows, run_dir / "reconstructions.png", n=min(n, len(x)))
-    plots.plot_latent(
-        arrays["codes"], arrays["y_test"], run_dir / "latent.png", info.class_names
-    )
+    plots.plot_latent(arrays["codes"], arrays["y_test"], run_dir / "latent.png", info.class_names)
     first = model.encoder.get_layer(f"{model.name}_enc1") if _is_dense(model) else None
     if first is not None:
         plots.plot_filters(
             keras.ops.convert_to_numpy(first.kernel), info.input_shape, run_dir / "filters.png"
         )
-    plots.plot_histogram(
-        arrays["codes"], run_dir / "code_histogram.png", xlabel="code activation"
-    )
+    plots.plot_histogram(arrays["codes"], run_dir / "code_histogram.png", xlabel="code activation")
 
 
 def _is_dense(model):
