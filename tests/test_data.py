@@ -146,3 +146,14 @@ def test_percent_slices_of_digits_partition_the_split(cut, split):
     head = data._digits_split(f"{split}[:{cut}%]")[1]
     tail = data._digits_split(f"{split}[{cut}%:]")[1]
     np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
+
+
+def test_mnist_and_fashion_mnist_prepared_offline_stay_apart(tmp_path, mnist_files, data_root):
+    # Both ship files with the same names; tfds once extracted them to the same place.
+    if not (data_root / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the original Fashion-MNIST files are not in {data_root / 'fashion_mnist'}")
+    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tmp_path)}
+    digits_images = data.as_numpy(data.load("mnist", "test", **kwargs))[0]
+    fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
+    # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.
+    assert fashion_images.mean() > 1.5 * digits_images.mean()

@@ -25,6 +25,7 @@ import os
 import pathlib
 import re
 import socket
+import tempfile
 import warnings
 
 import keras
@@ -430,7 +431,11 @@ def _tfds_builder(name, manual_dir, data_dir):
     missing = [f for f in expected if local is None or not (local / f).is_file()]
     if local is not None and local.is_dir() and not missing:
         config = tfds.download.DownloadConfig(manual_dir=str(local))
-        builder.download_and_prepare(download_config=config)
+        # tfds extracts manual files to <downloads>/extracted/GZIP.<file name>, so datasets
+        # whose files share names (MNIST, Fashion-MNIST) would read each other's; a scratch
+        # download folder per preparation keeps them apart.
+        with tempfile.TemporaryDirectory(prefix=f"zoo-{name}-") as scratch:
+            builder.download_and_prepare(download_dir=scratch, download_config=config)
         return builder
     if _online():
         builder.download_and_prepare()
