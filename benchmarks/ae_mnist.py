@@ -8,7 +8,9 @@
 
 Extra arguments go to the recipe (e.g. `--epochs 5`). Linear probes fit scikit-learn's
 LogisticRegression on the codes of all 54,000 training images (the other 6,000 are the
-validation set) and report the MNIST test error.
+validation set) and report the MNIST test error; then the encoder and a softmax head are
+fine-tuned on the labels for 10 epochs (the papers' protocol) and that test error is
+reported too.
 """
 
 import argparse
@@ -18,7 +20,7 @@ import time
 
 from _common import record, use_local_data
 
-PROBE = ["--probe-examples", "0", "--no-export"]
+PROBE = ["--probe-examples", "0", "--finetune-epochs", "10", "--no-export"]
 BENCHMARKS = {
     "pca": {
         "recipe": "ae_vs_pca",
@@ -45,7 +47,7 @@ BENCHMARKS = {
             "30",
             *PROBE,
         ],
-        "keep": ("probe_error_percent", "test_reconstruction_mse"),
+        "keep": ("probe_error_percent", "finetune_test_error_percent", "test_reconstruction_mse"),
         "target": "test error <= 1.6% (Makhzani & Frey 2013, k = 25: 1.35%)",
     },
     "denoising": {
@@ -65,7 +67,7 @@ BENCHMARKS = {
             "30",
             *PROBE,
         ],
-        "keep": ("probe_error_percent", "test_reconstruction_mse"),
+        "keep": ("probe_error_percent", "finetune_test_error_percent", "test_reconstruction_mse"),
         "target": "reported beside Vincent et al. 2010 (SdA-3, fine-tuned: 1.28%)",
     },
     "contractive": {
@@ -81,7 +83,7 @@ BENCHMARKS = {
             "30",
             *PROBE,
         ],
-        "keep": ("probe_error_percent", "test_reconstruction_mse"),
+        "keep": ("probe_error_percent", "finetune_test_error_percent", "test_reconstruction_mse"),
         "target": "reported beside Rifai et al. 2011 (CAE-initialised MLP, fine-tuned: 1.14%)",
     },
     "anomaly": {
@@ -120,7 +122,7 @@ def main(argv=None):
             "command": "python benchmarks/ae_mnist.py " + " ".join(sys.argv[1:]),
             "recipe": f"python -m recipes.{spec['recipe']} " + " ".join(recipe_argv),
             "target": spec["target"],
-            **{key: metrics[key] for key in spec["keep"]},
+            **{key: metrics.get(key) for key in spec["keep"]},
             "epochs_run": metrics["epochs"],
             "wall_time_s": round(wall, 1),
         },

@@ -31,7 +31,7 @@ import zoo
 from zoo import analysis, data, plots, training
 from zoo.export import export
 from zoo.layers import KSparseSchedule
-from zoo.models import greedy_pretrain
+from zoo.models import encoder_classifier, greedy_pretrain
 from zoo.models.autoencoders import NOISES
 
 SMOKE_EXAMPLES = 256
@@ -93,6 +93,13 @@ def build_parser(description=__doc__, **defaults):
         type=int,
         default=10000,
         help="training examples for the linear probe (0: all; -1: no probe)",
+    )
+    evaluation.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="after export: train the encoder + a softmax head on the labels this many "
+        "epochs and report its test error (pretraining, then fine-tuning)",
     )
     evaluation.add_argument("--export-name", default=None, help="default: ae_<variant>")
     training.add_training_args(parser, epochs=20, batch_size=128, learning_rate=1e-3)
@@ -234,6 +241,32 @@ def run(args, recipe="autoencoder"):
     return model, info, metrics, arrays, run_dir
 
 
+def finetune(args, model, info, train_ds, val_ds, test_ds):
+    """Fine-tunes the encoder with a softmax head on the labels; returns its test error.
+
+    The classifier shares the autoencoder's encoder layers, so this changes the
+    autoencoder: run it after the autoencoder is evaluated and exported.
+    """
+    classifier = encoder_classifier(model, classes=info.num_classes, trainable=True)
+    classifier.compile(
+        optimizer=training.make_optimizer(args),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    classifier.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=args.finetune_epochs,
+        shuffle=False,
+        verbose=2 if args.smoke else "auto",
+    )
+    _, accuracy = classifier.evaluate(test_ds, verbose=0)
+    return {
+        "finetune_epochs": args.finetune_epochs,
+        "finetune_test_error_percent": 100.0 * (1.0 - float(accuracy)),
+    }
+
+
 def export_model(args, model, info, metrics):
     """Exports unless `--no-export`; adds `export_path` to `metrics`."""
     if not args.no_export:
@@ -252,10 +285,15 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     model, info, metrics, _, run_dir = run(args)
     export_model(args, model, info, metrics)
+    if args.finetune_epochs > 0:
+        train_ds, val_ds, test_ds, _ = load_data(args)
+        metrics.update(finetune(args, model, info, train_ds, val_ds, test_ds))
     training.finish_run(run_dir, metrics)
     summary = f"test reconstruction MSE {metrics['test_reconstruction_mse']:.5f}"
     if "probe_accuracy" in metrics:
         summary += f", linear probe accuracy {100 * metrics['probe_accuracy']:.2f}%"
+    if "finetune_test_error_percent" in metrics:
+        summary += f", fine-tuned test error {metrics['finetune_test_error_percent']:.2f}%"
     print(f"{summary}  run folder: {run_dir}")
     return metrics
 
