@@ -66,10 +66,13 @@ def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tm
     from recipes import autoencoder
 
     argv = ["--smoke", "--dataset", "digits", "--no-export", "--output-dir", "run"]
-    metrics = autoencoder.main([*argv, "--variant", "denoising", "--code-size", "16"])
+    metrics = autoencoder.main(
+        [*argv, "--variant", "denoising", "--code-size", "16", "--finetune-epochs", "1"]
+    )
     for figure in ("reconstructions.png", "latent.png", "filters.png", "code_histogram.png"):
         assert (in_tmp / "run" / figure).is_file(), figure
     assert 0.0 <= metrics["probe_accuracy"] <= 1.0
+    assert 0.0 <= metrics["finetune_test_error_percent"] <= 100.0
     with pytest.raises(ValueError, match="does not apply to --variant dense.*filters"):
         autoencoder.main([*argv[:-1], "other", "--variant", "dense", "--filters", "8"])
 
