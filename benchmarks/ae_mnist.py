@@ -78,7 +78,7 @@ BENCHMARKS = {
             "--code-size",
             "1000",
             "--contraction",
-            "0.01",
+            "0.001",
             "--epochs",
             "30",
             *PROBE,

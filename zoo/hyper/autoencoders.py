@@ -26,7 +26,7 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
     - `sparse_l1`: `l1` log-uniform in [1e-6, 1e-3] (default 1e-4);
     - `sparse_kl`: `kl_target` in [0.01, 0.2] (default 0.05);
     - `ksparse`: `k` in [5, 60] (default 25), `code_size` in {64, 128, 256, 1000};
-    - `contractive`: `contraction` log-uniform in [1e-4, 1e-1] (default 0.01).
+    - `contractive`: `contraction` log-uniform in [1e-4, 1e-1] (default 0.001).
 
     Args:
         variant: The `ae/<variant>` to search. Defaults to "dense".
@@ -87,6 +87,6 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
             return {"target": hp.Float("kl_target", 0.01, 0.2, default=0.05)}
         if self.variant == "contractive":
             return {
-                "contraction": hp.Float("contraction", 1e-4, 1e-1, sampling="log", default=0.01)
+                "contraction": hp.Float("contraction", 1e-4, 1e-1, sampling="log", default=1e-3)
             }
         return {}
