@@ -85,18 +85,21 @@ def build_parser(description=__doc__, **defaults):
     model.add_argument("--tied", action=argparse.BooleanOptionalAction, help="tie weights")
     model.add_argument("--loss", choices=sorted(LOSSES), default="bce")
     model.add_argument(
-        "--greedy-epochs", type=int, default=0, help="greedy layer-wise pretraining per layer"
+        "--greedy-epochs",
+        type=_at_least(0),
+        default=0,
+        help="greedy layer-wise pretraining per layer",
     )
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument(
         "--probe-examples",
-        type=int,
+        type=_at_least(-1),
         default=10000,
         help="training examples for the linear probe (0: all; -1: no probe)",
     )
     evaluation.add_argument(
         "--finetune-epochs",
-        type=int,
+        type=_at_least(0),
         default=0,
         help="after export: train the encoder + a softmax head on the labels this many "
         "epochs and report its test error (pretraining, then fine-tuning)",
@@ -107,12 +110,25 @@ def build_parser(description=__doc__, **defaults):
     return parser
 
 
+def _at_least(low):
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}. Received: {value}")
+        return value
+
+    return parse
+
+
 # --- data ------------------------------------------------------------------------------
 
 
 def load_data(args):
-    """`(x, x)` train and validation pipelines, labelled test pipeline, and the info."""
-    train, val, test, info = data.load_splits(
+    """Labelled train, validation and test pipelines in [0, 1], and the dataset info.
+
+    `as_pairs` turns a pipeline into the `(x, x)` pairs an autoencoder trains on.
+    """
+    return data.load_splits(
         args.dataset,
         args.validation_percent,
         batch_size=args.batch_size,
@@ -121,7 +137,6 @@ def load_data(args):
         seed=args.seed,
         limit=SMOKE_EXAMPLES if args.smoke else None,
     )
-    return train, val, test, info
 
 
 def as_pairs(dataset):

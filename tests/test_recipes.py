@@ -81,7 +81,11 @@ def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tm
 def test_every_autoencoder_variant_trains_and_exports_through_the_recipe(variant, in_tmp):
     from recipes import autoencoder
 
-    options = {"conv": ["--filters", "8", "16"], "ksparse": ["--k", "10", "--k-start", "30"]}
+    options = {
+        "conv": ["--filters", "8", "16"],
+        "deep": ["--hidden", "32", "--greedy-epochs", "1"],
+        "ksparse": ["--k", "10", "--k-start", "30"],
+    }
     metrics = autoencoder.main(
         ["--smoke", "--dataset", "digits", "--variant", variant, "--code-size", "48"]
         + options.get(variant, [])
