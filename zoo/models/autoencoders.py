@@ -43,6 +43,9 @@ NOISES = ("gaussian", "masking", "salt_and_pepper")
 class Autoencoder(keras.Model):
     """`decoder(encoder(corruption(x)))`, with the corruption active only in training.
 
+    A functional model (so `input_shape`, `summary()` and export work as usual) whose
+    config holds its encoder, decoder and corruption layer; loading re-ties tied weights.
+
     Args:
         encoder: A `keras.Model` from inputs to codes.
         decoder: A `keras.Model` from codes to reconstructions of the inputs.
@@ -61,18 +64,16 @@ class Autoencoder(keras.Model):
 
     def reconstruction_error(self, inputs):
         """Mean squared error of each example's reconstruction, shape `(batch,)`."""
-        squared = ops.square(self(inputs, training=False) - inputs)
-        return ops.mean(ops.reshape(squared, (ops.shape(inputs)[0], -1)), axis=-1)
+        return _per_example_mse(self(inputs, training=False), inputs)
 
     def serving_outputs(self, inputs):
         """The outputs of an exported autoencoder (see `zoo.export.export`)."""
         code = self.encoder(inputs, training=False)
         reconstruction = self.decoder(code, training=False)
-        squared = ops.reshape(ops.square(reconstruction - inputs), (ops.shape(inputs)[0], -1))
         return {
             "reconstruction": reconstruction,
             "code": code,
-            "reconstruction_error": ops.mean(squared, axis=-1),
+            "reconstruction_error": _per_example_mse(reconstruction, inputs),
         }
 
     def get_config(self):
@@ -94,6 +95,11 @@ class Autoencoder(keras.Model):
         corruption = config.pop("corruption")
         corruption = deserialize(corruption) if corruption is not None else None
         return cls(encoder, decoder, corruption, **config)
+
+
+def _per_example_mse(reconstruction, inputs):
+    squared = ops.square(reconstruction - inputs)
+    return ops.mean(ops.reshape(squared, (ops.shape(inputs)[0], -1)), axis=-1)
 
 
 # --- the private builders ---------------------------------------------------------------
