@@ -43,6 +43,7 @@ MODEL_OPTIONS = {
     "filters": "filters",
     "activation": "activation",
     "code_activation": "code_activation",
+    "output_activation": "output_activation",
     "noise": "noise",
     "noise_level": "noise_level",
     "dropout": "dropout",
@@ -72,6 +73,7 @@ def build_parser(description=__doc__, **defaults):
     model.add_argument("--filters", type=int, nargs="+", help="conv blocks (conv)")
     model.add_argument("--activation", help="hidden-layer activation")
     model.add_argument("--code-activation", help="code-layer activation")
+    model.add_argument("--output-activation", help="reconstruction activation")
     model.add_argument("--noise", choices=NOISES, help="input corruption (denoising)")
     model.add_argument("--noise-level", type=float, help="probability, or Gaussian stddev")
     model.add_argument("--dropout", type=float, help="dropout before the code")
@@ -83,7 +85,12 @@ def build_parser(description=__doc__, **defaults):
     model.add_argument("--k-start", type=int, help="start from this k, lower it to --k")
     model.add_argument("--contraction", type=float, help="Jacobian penalty (contractive)")
     model.add_argument("--tied", action=argparse.BooleanOptionalAction, help="tie weights")
-    model.add_argument("--loss", choices=sorted(LOSSES), default="bce")
+    model.add_argument(
+        "--loss",
+        choices=sorted(LOSSES),
+        default=None,
+        help="default: bce for a sigmoid reconstruction, mse otherwise",
+    )
     model.add_argument(
         "--greedy-epochs",
         type=_at_least(0),
@@ -165,8 +172,26 @@ def build_model(args, info):
         ) from None
 
 
+def reconstruction_loss(model, args):
+    """`--loss`, or the loss that suits the model's output: bce for sigmoid, mse otherwise."""
+    sigmoid = _output_activation(model) == "sigmoid"
+    if args.loss is None:
+        return LOSSES["bce" if sigmoid else "mse"]
+    if args.loss == "bce" and not sigmoid:
+        raise ValueError(
+            "--loss bce needs outputs in [0, 1] (a sigmoid reconstruction); this model's is "
+            f"{_output_activation(model)!r}. Received: --loss {args.loss}"
+        )
+    return LOSSES[args.loss]
+
+
+def _output_activation(model):
+    last = [layer for layer in model.decoder.layers if hasattr(layer, "activation")][-1]
+    return last.activation.__name__
+
+
 def compile_model(model, args):
-    model.compile(optimizer=training.make_optimizer(args), loss=LOSSES[args.loss])
+    model.compile(optimizer=training.make_optimizer(args), loss=reconstruction_loss(model, args))
 
 
 # --- train, evaluate, export -----------------------------------------------------------
@@ -182,7 +207,7 @@ def train(args, model, run_dir, train_ds, val_ds):
             epochs=args.greedy_epochs,
             batch_size=args.batch_size,
             optimizer=lambda: training.make_optimizer(args),
-            loss=LOSSES[args.loss],
+            loss=reconstruction_loss(model, args),
         )
     compile_model(model, args)
     extra, ramp = [], 0
