@@ -75,6 +75,8 @@ def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tm
     assert 0.0 <= metrics["finetune_test_error_percent"] <= 100.0
     with pytest.raises(ValueError, match="does not apply to --variant dense.*filters"):
         autoencoder.main([*argv[:-1], "other", "--variant", "dense", "--filters", "8"])
+    with pytest.raises(ValueError, match="--loss bce needs.*'linear'"):
+        autoencoder.main([*argv[:-1], "third", "--variant", "ksparse", "--loss", "bce"])
 
 
 @pytest.mark.parametrize("variant", [name.removeprefix("ae/") for name in zoo.list_models("ae/*")])
