@@ -2,20 +2,29 @@ import pathlib
 
 import pytest
 
+import zoo
 from zoo import cli
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_list_shows_both_lenets(capsys):
+def test_list_shows_every_registered_model(capsys):
     assert cli.main(["list"]) == 0
-    assert capsys.readouterr().out.split() == ["lenet5", "lenet5_modern"]
+    listed = capsys.readouterr().out.split()
+    assert listed == zoo.list_models()
+    assert {"lenet5", "lenet5_modern", "ae/conv", "ae/ksparse"} <= set(listed)
 
 
 def test_recipes_have_a_description(capsys):
     assert cli.main(["recipes"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert {line.split()[0] for line in lines} >= {"lenet5", "quickstart"}
+    assert {line.split()[0] for line in lines} >= {
+        "lenet5",
+        "quickstart",
+        "autoencoder",
+        "ae_vs_pca",
+        "anomaly",
+    }
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
 
 
