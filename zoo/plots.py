@@ -33,12 +33,7 @@ def plot_history(history, path, title=None):
         ax.set_title(name)
         if name == "learning_rate":
             ax.set_yscale("log")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def _image(ax, image, title=None):
