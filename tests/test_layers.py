@@ -6,6 +6,7 @@ import pytest
 
 from zoo.layers import (
     LENET5_C3_TABLE,
+    RBM,
     ContractiveDense,
     EuclideanRBF,
     FanInUniform,
@@ -26,6 +27,8 @@ LAYERS = [
     (lambda: MaskingNoise(0.3, seed=1), (8,)),
     (lambda: SaltAndPepperNoise(0.2, low=-1.0, seed=1), (8, 8, 1)),
     (lambda: KSparse(3, alpha=2.0), (8,)),
+    (lambda: RBM(5, seed=1), (8,)),
+    (lambda: RBM(5, visible="gaussian", learn_sigma=True, persistent_chains=4, seed=1), (8,)),
     (lambda: ContractiveDense(5, contraction=0.2), (8,)),
     (lambda: keras.layers.Dense(4, activity_regularizer=KLSparsity(0.1, 2.0)), (8,)),
 ]

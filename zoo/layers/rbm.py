@@ -1,0 +1,280 @@
+"""Restricted Boltzmann machine as a Keras layer, trained by contrastive divergence.
+
+The layer is a feature layer (`call` returns P(h = 1 | v)) that also knows its energy,
+conditionals and Gibbs sampler. In training (`training=True`) it adds the contrastive
+divergence objective `mean F(v_data) - mean F(stop_gradient(v_model))` to the model's
+losses; its gradient is the CD-k (or persistent CD) update, so any Keras optimizer,
+callback and `model.fit` train it:
+
+    rbm = RBM(256, k=1)
+    model = keras.Sequential([keras.Input((784,)), rbm])
+    model.compile(keras.optimizers.SGD(0.05, momentum=0.5))
+    model.fit(binary_images, epochs=10, batch_size=100)
+
+References:
+    G. Hinton, "A practical guide to training restricted Boltzmann machines", UTML TR
+    2010-003 (initialisation, CD-k, monitoring).
+    T. Tieleman, "Training restricted Boltzmann machines using approximations to the
+    likelihood gradient", ICML 2008 (persistent CD).
+    K. Cho, A. Ilin, T. Raiko, "Improved learning of Gaussian-Bernoulli restricted
+    Boltzmann machines", ICANN 2011 (the energy with learned visible variances).
+"""
+
+import itertools
+
+import keras
+import numpy as np
+from keras import ops
+
+VISIBLE_UNITS = ("bernoulli", "gaussian")
+_EPSILON = 1e-6
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RBM(keras.layers.Layer):
+    """A Bernoulli-Bernoulli or Gaussian-Bernoulli restricted Boltzmann machine.
+
+    Energies (v visible, h hidden, W weights, b visible bias, c hidden bias):
+
+    - Bernoulli visibles: `E(v, h) = -v.b - h.c - v W h`;
+    - Gaussian visibles with standard deviations sigma (1 unless learned):
+      `E(v, h) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - h.c - (v / sigma^2) W h`.
+
+    Args:
+        units: Hidden units, >= 1.
+        visible: "bernoulli" (default; data in [0, 1]) or "gaussian" (real-valued data,
+            standardised, as the practical guide advises).
+        k: Gibbs steps of the negative phase (CD-k), >= 1. Defaults to 1.
+        persistent_chains: 0 (default) for CD-k, which starts each negative chain at the
+            data; n > 0 for persistent CD with n chains kept across batches in a
+            non-trainable variable.
+        learn_sigma: Learn the Gaussian visibles' log standard deviations. Defaults to
+            False (unit variance).
+        weight_stddev: Standard deviation of the initial weights. Defaults to 0.01.
+        seed: Optional int seed of the Gibbs sampler and the initial weights.
+
+    Example:
+
+        rbm = RBM(64)
+        features = rbm(images)               # P(h = 1 | v)
+        samples = rbm.gibbs(images, k=100)   # a Gibbs chain started at the data
+    """
+
+    def __init__(
+        self,
+        units,
+        visible="bernoulli",
+        k=1,
+        persistent_chains=0,
+        learn_sigma=False,
+        weight_stddev=0.01,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_int("units", units, 1)
+        _check_int("k", k, 1)
+        _check_int("persistent_chains", persistent_chains, 0)
+        if visible not in VISIBLE_UNITS:
+            raise ValueError(
+                f"visible must be one of {VISIBLE_UNITS}. Received: visible={visible!r}"
+            )
+        if learn_sigma and visible != "gaussian":
+            raise ValueError(
+                "learn_sigma needs Gaussian visible units. "
+                f"Received: learn_sigma={learn_sigma}, visible={visible!r}"
+            )
+        if not weight_stddev > 0:
+            raise ValueError(f"weight_stddev must be > 0. Received: weight_stddev={weight_stddev}")
+        self.units = units
+        self.visible = visible
+        self.k = k
+        self.persistent_chains = persistent_chains
+        self.learn_sigma = learn_sigma
+        self.weight_stddev = float(weight_stddev)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    # --- weights -------------------------------------------------------------------------
+
+    def build(self, input_shape):
+        n_visible = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            shape=(n_visible, self.units),
+            initializer=keras.initializers.RandomNormal(stddev=self.weight_stddev, seed=self.seed),
+            name="kernel",
+        )
+        self.visible_bias = self.add_weight(
+            shape=(n_visible,), initializer="zeros", name="visible_bias"
+        )
+        self.hidden_bias = self.add_weight(
+            shape=(self.units,), initializer="zeros", name="hidden_bias"
+        )
+        self.log_sigma = None
+        if self.visible == "gaussian":
+            self.log_sigma = self.add_weight(
+                shape=(n_visible,),
+                initializer="zeros",
+                trainable=self.learn_sigma,
+                name="log_sigma",
+            )
+        self.chains = None
+        if self.persistent_chains:
+            self.chains = self.add_weight(
+                shape=(self.persistent_chains, n_visible),
+                initializer="zeros",
+                trainable=False,
+                name="chains",
+            )
+            self._chains_started = self.add_weight(
+                shape=(), initializer="zeros", dtype="bool", trainable=False, name="chains_started"
+            )
+
+    def init_visible_bias(self, data):
+        """Sets b_i = log(p_i / (1 - p_i)) from the data's mean p_i (Bernoulli visibles),
+        or b_i = the data's mean (Gaussian visibles), as the practical guide advises."""
+        data = np.asarray(data, dtype="float32").reshape(len(data), -1)
+        if not self.built:
+            self.build(data.shape)
+        mean = data.mean(axis=0)
+        if self.visible == "bernoulli":
+            p = np.clip(mean, 0.01, 0.99)
+            self.visible_bias.assign(np.log(p / (1.0 - p)))
+        else:
+            self.visible_bias.assign(mean)
+
+    # --- conditionals and sampling -------------------------------------------------------
+
+    @property
+    def sigma(self):
+        """Standard deviations of the Gaussian visibles (None for Bernoulli ones)."""
+        return None if self.log_sigma is None else ops.exp(self.log_sigma)
+
+    def _scaled(self, v):
+        """v / sigma^2 for Gaussian visibles, v for Bernoulli ones."""
+        return v if self.log_sigma is None else v / ops.square(self.sigma)
+
+    def _hidden_input(self, v):
+        return ops.matmul(self._scaled(v), self.kernel) + self.hidden_bias
+
+    def hidden_probabilities(self, v):
+        """P(h_j = 1 | v) = sigmoid(c_j + sum_i W_ij v_i / sigma_i^2)."""
+        return ops.sigmoid(self._hidden_input(v))
+
+    def sample_hidden(self, v):
+        """A binary sample of h given v."""
+        return self._bernoulli(self.hidden_probabilities(v))
+
+    def visible_mean(self, h):
+        """E[v | h]: sigmoid(b + W h) for Bernoulli visibles, b + W h for Gaussian ones."""
+        activation = ops.matmul(h, ops.transpose(self.kernel)) + self.visible_bias
+        return ops.sigmoid(activation) if self.visible == "bernoulli" else activation
+
+    def sample_visible(self, h):
+        """A sample of v given h: binary, or Gaussian around `visible_mean(h)`."""
+        mean = self.visible_mean(h)
+        if self.visible == "bernoulli":
+            return self._bernoulli(mean)
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + self.sigma * noise
+
+    def gibbs(self, v, k=1):
+        """Runs k full Gibbs steps v -> h -> v from `v`; returns the last visible sample."""
+        _check_int("k", k, 1)
+        for _ in range(k):
+            v = self.sample_visible(self.sample_hidden(v))
+        return v
+
+    def _bernoulli(self, p):
+        draw = keras.random.uniform(ops.shape(p), seed=self.seed_generator)
+        return ops.cast(draw < p, p.dtype)
+
+    # --- energies ------------------------------------------------------------------------
+
+    def energy(self, v, h):
+        """E(v, h) for each example, shape `(batch,)`."""
+        interaction = ops.sum(ops.matmul(self._scaled(v), self.kernel) * h, axis=-1)
+        hidden_term = ops.sum(h * self.hidden_bias, axis=-1)
+        return self._visible_term(v) - hidden_term - interaction
+
+    def free_energy(self, v):
+        """F(v) = -log sum_h exp(-E(v, h)) for each example, shape `(batch,)`."""
+        return self._visible_term(v) - ops.sum(ops.softplus(self._hidden_input(v)), axis=-1)
+
+    def _visible_term(self, v):
+        if self.visible == "bernoulli":
+            return -ops.sum(v * self.visible_bias, axis=-1)
+        return ops.sum(ops.square(v - self.visible_bias) / (2.0 * ops.square(self.sigma)), axis=-1)
+
+    # --- the layer -----------------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        if training:
+            self.add_loss(self.contrastive_divergence(inputs))
+        return self.hidden_probabilities(inputs)
+
+    def contrastive_divergence(self, v):
+        """`mean F(v) - mean F(v_model)`, v_model a stopped-gradient negative sample.
+
+        Its gradient with respect to the weights is minus the CD-k update (or the
+        persistent CD update, whose chains advance by k steps per call).
+        """
+        if self.chains is None:
+            negative = self.gibbs(v, self.k)
+        else:
+            start = ops.where(
+                self._chains_started,
+                self.chains,
+                ops.cast(self._bernoulli(ops.ones_like(self.chains) * 0.5), self.chains.dtype)
+                if self.visible == "bernoulli"
+                else keras.random.normal(ops.shape(self.chains), seed=self.seed_generator),
+            )
+            negative = self.gibbs(start, self.k)
+            self.chains.assign(negative)
+            self._chains_started.assign(True)
+        negative = ops.stop_gradient(negative)
+        return ops.mean(self.free_energy(v)) - ops.mean(self.free_energy(negative))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "visible": self.visible,
+            "k": self.k,
+            "persistent_chains": self.persistent_chains,
+            "learn_sigma": self.learn_sigma,
+            "weight_stddev": self.weight_stddev,
+            "seed": self.seed,
+        }
+
+
+def exact_log_partition(rbm):
+    """log Z of a Bernoulli-Bernoulli RBM by summing over every hidden configuration.
+
+    `log Z = logsumexp_h [h.c + sum_i softplus(b_i + W_i h)]`, 2^units terms: only for
+    RBMs with at most 20 hidden units (for testing estimators such as AIS).
+    """
+    if rbm.visible != "bernoulli":
+        raise ValueError(
+            f"exact_log_partition needs Bernoulli visibles. Received: visible={rbm.visible!r}"
+        )
+    if rbm.units > 20:
+        raise ValueError(
+            f"exact_log_partition enumerates 2^units states; units must be <= 20. "
+            f"Received: units={rbm.units}"
+        )
+    kernel = ops.convert_to_numpy(rbm.kernel).astype("float64")
+    b = ops.convert_to_numpy(rbm.visible_bias).astype("float64")
+    c = ops.convert_to_numpy(rbm.hidden_bias).astype("float64")
+    states = np.array(list(itertools.product((0.0, 1.0), repeat=rbm.units)))
+    terms = states @ c + np.logaddexp(0.0, states @ kernel.T + b).sum(axis=1)
+    top = terms.max()
+    return float(top + np.log(np.exp(terms - top).sum()))
+
+
+def _check_int(arg, value, low):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{arg} must be an int >= {low}. Received: {arg}={value!r}")
