@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.layers import RBM, exact_log_partition
+from zoo.layers import RBM
+from zoo.models.rbm import ais_log_likelihood, exact_log_partition
 
 
 def _random_rbm(n_visible, units, visible="bernoulli", seed=0, **kwargs):
@@ -119,3 +120,22 @@ def test_exact_log_partition_refuses_large_or_gaussian_rbms():
         exact_log_partition(_random_rbm(3, 21))
     with pytest.raises(ValueError, match="visible.*Received"):
         exact_log_partition(_random_rbm(3, 2, visible="gaussian"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ais_agrees_with_the_exact_log_partition_on_small_rbms(seed, rng):
+    rbm = _random_rbm(12, 8, seed=seed)
+    rbm.kernel.assign(np.asarray(rbm.kernel) * 0.5)
+    data = (rng.uniform(size=(50, 12)) < 0.3).astype("float32")
+    exact = exact_log_partition(rbm)
+    estimate = ais_log_likelihood(rbm, data, runs=100, betas=2000, seed=seed)
+    assert estimate["log_z"] == pytest.approx(exact, abs=0.1)
+    assert estimate["log_z_low"] <= estimate["log_z"] <= estimate["log_z_high"]
+    exact_log_prob = -float(np.mean(rbm.free_energy(data))) - exact
+    assert estimate["mean_log_prob"] == pytest.approx(exact_log_prob, abs=0.1)
+
+
+def test_ais_refuses_data_outside_zero_one(rng):
+    rbm = _random_rbm(4, 2)
+    with pytest.raises(ValueError, match="data must be in \\[0, 1\\].*Received"):
+        ais_log_likelihood(rbm, rng.normal(size=(5, 4)))

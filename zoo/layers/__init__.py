@@ -6,7 +6,7 @@ from zoo.layers.initializers import FanInUniform
 from zoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from zoo.layers.partial_conv import LENET5_C3_TABLE, PartialConv2D
 from zoo.layers.rbf import EuclideanRBF
-from zoo.layers.rbm import RBM, exact_log_partition
+from zoo.layers.rbm import RBM
 from zoo.layers.sparsity import KLSparsity, KSparse, KSparseSchedule
 from zoo.layers.subsampling import Subsampling2D
 from zoo.layers.tied import TiedDense, tie_scope
@@ -25,7 +25,6 @@ __all__ = [
     "SaltAndPepperNoise",
     "Subsampling2D",
     "TiedDense",
-    "exact_log_partition",
     "scaled_tanh",
     "tie_scope",
 ]

@@ -20,8 +20,6 @@ References:
     Boltzmann machines", ICANN 2011 (the energy with learned visible variances).
 """
 
-import itertools
-
 import keras
 import numpy as np
 from keras import ops
@@ -249,30 +247,6 @@ class RBM(keras.layers.Layer):
             "weight_stddev": self.weight_stddev,
             "seed": self.seed,
         }
-
-
-def exact_log_partition(rbm):
-    """log Z of a Bernoulli-Bernoulli RBM by summing over every hidden configuration.
-
-    `log Z = logsumexp_h [h.c + sum_i softplus(b_i + W_i h)]`, 2^units terms: only for
-    RBMs with at most 20 hidden units (for testing estimators such as AIS).
-    """
-    if rbm.visible != "bernoulli":
-        raise ValueError(
-            f"exact_log_partition needs Bernoulli visibles. Received: visible={rbm.visible!r}"
-        )
-    if rbm.units > 20:
-        raise ValueError(
-            f"exact_log_partition enumerates 2^units states; units must be <= 20. "
-            f"Received: units={rbm.units}"
-        )
-    kernel = ops.convert_to_numpy(rbm.kernel).astype("float64")
-    b = ops.convert_to_numpy(rbm.visible_bias).astype("float64")
-    c = ops.convert_to_numpy(rbm.hidden_bias).astype("float64")
-    states = np.array(list(itertools.product((0.0, 1.0), repeat=rbm.units)))
-    terms = states @ c + np.logaddexp(0.0, states @ kernel.T + b).sum(axis=1)
-    top = terms.max()
-    return float(top + np.log(np.exp(terms - top).sum()))
 
 
 def _check_int(arg, value, low):
