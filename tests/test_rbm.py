@@ -8,7 +8,12 @@ import pytest
 import tensorflow as tf
 
 from zoo.layers import RBM
-from zoo.models.rbm import ais_log_likelihood, exact_log_partition
+from zoo.models.rbm import (
+    RBMMonitor,
+    ais_log_likelihood,
+    exact_log_partition,
+    pseudo_log_likelihood,
+)
 
 
 def _random_rbm(n_visible, units, visible="bernoulli", seed=0, **kwargs):
@@ -139,3 +144,40 @@ def test_ais_refuses_data_outside_zero_one(rng):
     rbm = _random_rbm(4, 2)
     with pytest.raises(ValueError, match="data must be in \\[0, 1\\].*Received"):
         ais_log_likelihood(rbm, rng.normal(size=(5, 4)))
+
+
+def test_pseudo_log_likelihood_averaged_over_units_is_the_exact_one():
+    rbm = _random_rbm(5, 3, seed=2)
+    v_all = _all_states(5)
+    log_p = -np.asarray(rbm.free_energy(v_all), "float64")  # unnormalised log p(v)
+    v = v_all[[3, 17, 30]]
+    exact = []
+    for row in v:
+        total = 0.0
+        for i in range(5):
+            other = row.copy()
+            other[i] = 1 - other[i]
+            a = log_p[int("".join(str(int(x)) for x in row), 2)]
+            b = log_p[int("".join(str(int(x)) for x in other), 2)]
+            total += a - np.logaddexp(a, b)
+        exact.append(total)
+    averaged = np.mean([pseudo_log_likelihood(rbm, v, index=np.full(3, i)) for i in range(5)])
+    assert averaged == pytest.approx(np.mean(exact), rel=1e-5)
+
+
+def test_monitor_logs_the_guides_measures_every_epoch(rng):
+    data = (rng.uniform(size=(400, 12)) < np.linspace(0.1, 0.9, 12)).astype("float32")
+    rbm = RBM(6, seed=0)
+    model = keras.Sequential([keras.Input((12,)), rbm])
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.5))
+    monitor = RBMMonitor(rbm, data[:300], validation=data[300:])
+    history = model.fit(data[:300], epochs=5, batch_size=20, callbacks=[monitor], verbose=0)
+    for key in (
+        "reconstruction_error",
+        "val_reconstruction_error",
+        "pseudo_log_likelihood",
+        "free_energy_gap",
+    ):
+        assert len(history.history[key]) == 5, key
+    errors = history.history["reconstruction_error"]
+    assert errors[-1] < errors[0]

@@ -1,8 +1,9 @@
-"""Estimating an RBM's partition function and the log-probability of data.
+"""Measuring an RBM: monitors for training, its partition function, the log-probability of data.
 
-`exact_log_partition` enumerates hidden states (small RBMs, for tests);
-`ais_log_likelihood` is annealed importance sampling (Salakhutdinov & Murray 2008) for
-real ones.
+`reconstruction_error`, `pseudo_log_likelihood` and `free_energy_gap` are the practical
+guide's monitors, and `RBMMonitor` logs them every epoch. `exact_log_partition`
+enumerates hidden states (small RBMs, for tests); `ais_log_likelihood` is annealed
+importance sampling (Salakhutdinov & Murray 2008) for real ones.
 
 Reference:
     R. Salakhutdinov, I. Murray, "On the quantitative analysis of deep belief networks",
@@ -11,6 +12,7 @@ Reference:
 
 import itertools
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -112,6 +114,74 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
         "runs": runs,
         "betas": len(schedule),
     }
+
+
+def reconstruction_error(rbm, v):
+    """Mean squared error between `v` and its mean-field reconstruction E[v | P(h | v)]."""
+    v = np.asarray(v, dtype="float32")
+    reconstruction = ops.convert_to_numpy(rbm.visible_mean(rbm.hidden_probabilities(v)))
+    return float(np.mean(np.square(reconstruction - v)))
+
+
+def pseudo_log_likelihood(rbm, v, index=None, seed=0):
+    """Stochastic pseudo-log-likelihood of binary data, averaged over examples.
+
+    As scikit-learn's `BernoulliRBM.score_samples`: for each example one visible unit i
+    (random, or `index`) is flipped, and `n_visible * log sigmoid(F(v flipped) - F(v))`
+    estimates `sum_i log P(v_i | v_-i)`.
+    """
+    if rbm.visible != "bernoulli":
+        raise ValueError(
+            f"pseudo_log_likelihood needs Bernoulli visibles. Received: visible={rbm.visible!r}"
+        )
+    v = np.asarray(v, dtype="float32")
+    n, n_visible = v.shape
+    if index is None:
+        index = np.random.default_rng(seed).integers(0, n_visible, size=n)
+    flipped = v.copy()
+    rows = np.arange(n)
+    flipped[rows, index] = 1.0 - flipped[rows, index]
+    gap = ops.convert_to_numpy(rbm.free_energy(flipped) - rbm.free_energy(v)).astype("float64")
+    return float(np.mean(n_visible * -np.logaddexp(0.0, -gap)))
+
+
+def free_energy_gap(rbm, train, validation):
+    """`mean F(validation) - mean F(train)`: grows when the RBM overfits (the guide's monitor)."""
+    train = np.asarray(train, dtype="float32")
+    validation = np.asarray(validation, dtype="float32")
+    return float(np.mean(rbm.free_energy(validation)) - np.mean(rbm.free_energy(train)))
+
+
+class RBMMonitor(keras.callbacks.Callback):
+    """Adds `reconstruction_error`, `pseudo_log_likelihood` (Bernoulli visibles) and, with
+    validation data, `val_reconstruction_error` and `free_energy_gap` to each epoch's logs.
+
+    Put it before the callbacks that read the logs (CSVLogger, EarlyStopping).
+
+    Args:
+        rbm: The `zoo.layers.RBM` being trained.
+        train_sample: A fixed sample of training data (a few thousand rows is plenty).
+        validation: Optional validation data of the same size.
+        seed: Seed of the pseudo-likelihood's random flips.
+    """
+
+    def __init__(self, rbm, train_sample, validation=None, seed=0):
+        super().__init__()
+        self.rbm = rbm
+        self.train_sample = np.asarray(train_sample, dtype="float32")
+        self.validation = None if validation is None else np.asarray(validation, "float32")
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["reconstruction_error"] = reconstruction_error(self.rbm, self.train_sample)
+        if self.rbm.visible == "bernoulli":
+            logs["pseudo_log_likelihood"] = pseudo_log_likelihood(
+                self.rbm, self.train_sample, seed=self.seed + epoch
+            )
+        if self.validation is not None:
+            logs["val_reconstruction_error"] = reconstruction_error(self.rbm, self.validation)
+            logs["free_energy_gap"] = free_energy_gap(self.rbm, self.train_sample, self.validation)
 
 
 def _beta_schedule(n):
