@@ -32,8 +32,7 @@ def main(argv=None):
     model, info, metrics, arrays, run_dir = autoencoder.run(args, "ae_vs_pca")
 
     # --- PCA with the same k, fitted on the same training images -----------------------
-    train_ds = autoencoder.load_data(args)[0]
-    x_train, _ = data.as_numpy(train_ds)
+    x_train, _ = data.as_numpy(arrays["splits"][0])
     k = metrics["code_size"]
     pca = analysis.pca_baseline(x_train, arrays["x_test"], k, seed=args.seed)
     metrics.update(

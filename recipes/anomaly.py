@@ -40,7 +40,7 @@ def main(argv=None):
     model, info, metrics, arrays, run_dir = autoencoder.run(args, "anomaly")
 
     # --- threshold on the training errors, then inliers against outliers ----------------
-    x_train, _ = data.as_numpy(autoencoder.load_data(args)[0])
+    x_train, _ = data.as_numpy(arrays["splits"][0])
     threshold = analysis.fit_threshold(
         analysis.reconstruction_errors(model, x_train), args.quantile
     )

@@ -270,7 +270,8 @@ def _is_dense(model):
 
 def run(args, recipe="autoencoder"):
     """Data, model, training, evaluation and figures. Returns `(model, info, metrics,
-    arrays, run_dir)`; `arrays` holds the test images, labels, codes and errors."""
+    arrays, run_dir)`; `arrays` holds the test images, labels, codes and errors, and the
+    `(train, validation, test)` pipelines under "splits"."""
     run_dir = training.start_run(recipe, args)
     train_ds, val_ds, test_ds, info = load_data(args)
     model = build_model(args, info)
@@ -278,6 +279,7 @@ def run(args, recipe="autoencoder"):
     metrics, arrays = evaluate(args, model, train_ds, test_ds)
     metrics["epochs"] = len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", []))
     write_figures(model, info, arrays, run_dir)
+    arrays["splits"] = (train_ds, val_ds, test_ds)
     return model, info, metrics, arrays, run_dir
 
 
@@ -323,11 +325,10 @@ def export_model(args, model, info, metrics):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    model, info, metrics, _, run_dir = run(args)
+    model, info, metrics, arrays, run_dir = run(args)
     export_model(args, model, info, metrics)
     if args.finetune_epochs > 0:
-        train_ds, val_ds, test_ds, _ = load_data(args)
-        metrics.update(finetune(args, model, info, train_ds, val_ds, test_ds))
+        metrics.update(finetune(args, model, info, *arrays["splits"]))
     training.finish_run(run_dir, metrics)
     summary = f"test reconstruction MSE {metrics['test_reconstruction_mse']:.5f}"
     if "probe_accuracy" in metrics:
