@@ -1,4 +1,4 @@
-"""The RBM layer: energies, conditionals, contrastive divergence, persistent chains."""
+"""RBMs and DBNs: energies, CD, persistent chains, AIS, monitors, stacks, pretraining."""
 
 import itertools
 
@@ -7,13 +7,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zoo
 from zoo.layers import RBM
 from zoo.models.rbm import (
     RBMMonitor,
+    RBMStack,
     ais_log_likelihood,
+    check_visible_data,
+    dbn_autoencoder,
+    dbn_classifier,
     exact_log_partition,
+    pretrain,
     pseudo_log_likelihood,
+    reconstruction_error,
 )
+from zoo.training import MomentumSchedule
 
 
 def _random_rbm(n_visible, units, visible="bernoulli", seed=0, **kwargs):
@@ -181,3 +189,188 @@ def test_monitor_logs_the_guides_measures_every_epoch(rng):
         assert len(history.history[key]) == 5, key
     errors = history.history["reconstruction_error"]
     assert errors[-1] < errors[0]
+
+
+# --- stacks, DBNs, pretraining -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images.astype("float32") / 16.0
+    return (images > 0.5).astype("float32")[..., None]  # binarised, (1797, 8, 8, 1)
+
+
+def test_pretraining_trains_each_rbm_on_the_hidden_probabilities_below(digits):
+    stack = zoo.create_model("dbn", input_shape=(8, 8, 1), hidden=(32, 16), seed=0)
+    flat = digits.reshape(len(digits), -1)
+    before = reconstruction_error(stack.rbms[0], flat)
+    seen = []
+
+    class Inputs(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model.input_shape[-1])
+
+    histories = pretrain(
+        stack, digits, epochs=[8, 4], batch_size=20, validation_data=digits[:200],
+        callbacks=[Inputs()],
+    )  # fmt: skip
+    assert seen == [64, 32]
+    assert reconstruction_error(stack.rbms[0], flat) < 0.5 * before
+    top = histories[1].history["reconstruction_error"]
+    assert len(top) == 4 and top[-1] < top[0]
+    assert histories[0].history["momentum"] == [0.5] * 5 + [0.9] * 3
+    assert "free_energy_gap" in histories[0].history
+    # the second RBM saw P(h | v) of the first: its visible biases start at their logits
+    h1 = np.asarray(stack.rbms[0].hidden_probabilities(flat))
+    assert 0.0 < h1.min() and h1.max() < 1.0
+
+
+def test_an_rbm_loss_in_a_stack_does_not_train_the_rbms_below(rng):
+    stack = zoo.create_model("dbn", input_shape=(6,), hidden=(4, 3), seed=0)
+    x = tf.constant((rng.uniform(size=(8, 6)) < 0.5).astype("float32"))
+    with tf.GradientTape() as tape:
+        stack(x, training=True)
+        upper = stack.losses[1]
+    grads = tape.gradient(upper, [stack.rbms[0].kernel.value, stack.rbms[1].kernel.value])
+    assert grads[0] is None or not np.asarray(grads[0]).any()
+    assert np.asarray(grads[1]).any()
+
+
+def test_dbn_classifier_starts_from_the_rbms_weights(rng):
+    stack = zoo.create_model("dbn", input_shape=(4, 4, 1), hidden=(6, 5), seed=0)
+    for rbm in stack.rbms:
+        rbm.hidden_bias.assign(rng.normal(size=rbm.units))
+    classifier = dbn_classifier(stack, classes=3, dropout=0.2)
+    for i, rbm in enumerate(stack.rbms, start=1):
+        kernel, bias = classifier.get_layer(f"dbn_classifier_dense{i}").get_weights()
+        np.testing.assert_array_equal(kernel, np.asarray(rbm.kernel))
+        np.testing.assert_array_equal(bias, np.asarray(rbm.hidden_bias))
+    x = rng.uniform(size=(5, 4, 4, 1)).astype("float32")
+    features = keras.Model(classifier.input, classifier.get_layer("dbn_classifier_dense2").output)
+    np.testing.assert_allclose(features(x), stack(x), rtol=1e-5, atol=1e-6)
+    # copies: training the classifier leaves the RBMs alone
+    classifier.get_layer("dbn_classifier_dense1").kernel.assign(np.zeros((16, 6)))
+    assert np.asarray(stack.rbms[0].kernel).any()
+    with pytest.raises(ValueError, match="classes.*Received"):
+        dbn_classifier(stack, classes=1)
+
+
+def test_gaussian_stack_classifier_and_autoencoder_reproduce_its_passes(rng):
+    stack = zoo.create_model("dbn", input_shape=(6,), hidden=(5, 4), visible="gaussian", seed=0)
+    first = stack.rbms[0]
+    x = rng.normal(3.0, 2.0, size=(300, 6)).astype("float32")
+    pretrain(stack, x, epochs=1, monitor_examples=0)
+    np.testing.assert_allclose(np.asarray(stack.visible_data(x)).std(0), 1.0, rtol=1e-2)
+    first.kernel.assign(rng.normal(size=(6, 5)))
+    classifier = dbn_classifier(stack, classes=2)
+    features = keras.Model(
+        classifier.input, classifier.get_layer(f"{classifier.name}_dense2").output
+    )
+    np.testing.assert_allclose(features(x[:7]), stack(x[:7]), rtol=1e-4, atol=1e-5)
+    autoencoder = dbn_autoencoder(stack)
+    visible = stack.visible_data(x[:7])
+    expected = stack.rbms[0].visible_mean(stack.rbms[1].visible_mean(stack.up(x[:7])))
+    np.testing.assert_allclose(autoencoder(visible), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        stack.reconstruct(x[:7]), np.asarray(expected) * np.asarray(x.std(0)) + x.mean(0),
+        rtol=1e-3, atol=1e-3,
+    )  # fmt: skip
+
+
+def test_learned_sigma_folds_into_the_classifier_kernel(rng):
+    stack = zoo.create_model("gaussian_rbm", input_shape=(5,), units=3, learn_sigma=True)
+    stack.rbms[0].log_sigma.assign(rng.normal(0, 0.3, size=5))
+    classifier = dbn_classifier(stack, classes=2)
+    x = rng.normal(size=(4, 5)).astype("float32")
+    hidden = keras.Model(classifier.input, classifier.get_layer(f"{classifier.name}_dense1").output)
+    np.testing.assert_allclose(hidden(x), stack(x), rtol=1e-5, atol=1e-6)
+
+
+def test_an_adapted_stack_round_trips_through_keras_files(tmp_path, rng):
+    stack = zoo.create_model("gaussian_rbm", input_shape=(4, 2), units=3, persistent_chains=5)
+    x = rng.normal(2.0, 3.0, size=(100, 4, 2)).astype("float32")
+    pretrain(stack, x, epochs=1, monitor_examples=0)
+    stack.save(tmp_path / "stack.keras")
+    reloaded = keras.saving.load_model(tmp_path / "stack.keras")
+    np.testing.assert_allclose(reloaded(x), stack(x), rtol=1e-6)
+    np.testing.assert_array_equal(reloaded.rbms[0].chains, stack.rbms[0].chains)
+    assert reloaded.rbms[0].persistent_chains == 5
+
+
+def test_samples_and_reconstructions_have_the_input_shape(digits):
+    stack = zoo.create_model("dbn", input_shape=(8, 8, 1), hidden=(16, 8), seed=0)
+    assert stack.sample(digits[:3], steps=5).shape == (3, 8, 8, 1)
+    assert stack.reconstruct(digits[:3]).shape == (3, 8, 8, 1)
+    single = zoo.create_model("rbm", input_shape=(8, 8, 1), units=16)
+    samples = np.asarray(single.sample(digits[:4], steps=3))
+    assert samples.shape == (4, 8, 8, 1) and 0 <= samples.min() and samples.max() <= 1
+
+
+def test_bernoulli_data_outside_zero_one_is_refused_or_fixed_on_request(digits):
+    stack = zoo.create_model("rbm", input_shape=(8, 8, 1), units=4)
+    grey = digits * 255.0
+    with pytest.raises(ValueError, match=r"x must be in \[0, 1\].*Received.*\[0, 255\]"):
+        pretrain(stack, grey, epochs=1)
+    stack.compile(keras.optimizers.SGD(0.1))
+    with pytest.raises(ValueError, match=r"x must be in \[0, 1\]"):
+        stack.fit(grey, epochs=1, verbose=0)
+    clipped = check_visible_data(stack, np.array([[-0.5, 0.5, 1.7]]), "clip")
+    np.testing.assert_array_equal(clipped, [[0.0, 0.5, 1.0]])
+    binary = check_visible_data(stack, np.array([[0.2, 0.6]]), "binarize")
+    np.testing.assert_array_equal(binary, [[0.0, 1.0]])
+    with pytest.raises(ValueError, match="finite"):
+        check_visible_data(stack, np.array([[np.nan]]))
+    with pytest.raises(ValueError, match="mode.*Received"):
+        check_visible_data(stack, digits, "round")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"hidden": ()}, "hidden"),
+        ({"hidden": (500, 0)}, "hidden"),
+        ({"k": 0}, "k"),
+        ({"visible": "poisson"}, "visible"),
+        ({"input_shape": (0, 28)}, "input_shape"),
+    ],
+)
+def test_bad_dbn_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=f"{match}.*Received"):
+        zoo.create_model("dbn", **kwargs)
+
+
+def test_rbms_whose_sizes_do_not_chain_are_refused():
+    lower, upper = RBM(8, name="lower"), RBM(4, name="upper")
+    lower.build((None, 10))
+    upper.build((None, 9))
+    with pytest.raises(ValueError, match="do not chain.*upper.*9 visible units.*8"):
+        RBMStack([lower, upper], input_shape=(10,))
+    with pytest.raises(ValueError, match="Gaussian.*Received"):
+        RBMStack([RBM(4), RBM(3, visible="gaussian")], input_shape=(10,))
+
+
+def test_pretrain_refuses_bad_epochs_and_models(digits):
+    stack = zoo.create_model("dbn", input_shape=(8, 8, 1), hidden=(4, 3))
+    with pytest.raises(ValueError, match="epochs.*Received"):
+        pretrain(stack, digits, epochs=[1])
+    with pytest.raises(ValueError, match="stack.*Received"):
+        pretrain(keras.Sequential([keras.Input((3,))]), digits)
+
+
+def test_momentum_schedule_changes_the_momentum_the_optimizer_uses():
+    inputs = keras.Input((1,))
+    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+    model = keras.Model(inputs, dense(inputs))
+    model.compile(keras.optimizers.SGD(1.0, momentum=0.5), loss=lambda y, p: keras.ops.sum(p))
+    one = np.ones((1, 1), "float32")
+    history = model.fit(
+        one, one, epochs=3, batch_size=1, verbose=0, callbacks=[MomentumSchedule(0.9, 1)]
+    )
+    # gradient 1 each step; velocity m <- mu m - 1: -1 (mu 0.5), then -1.9, -2.71 (mu 0.9)
+    assert float(np.asarray(dense.kernel)[0, 0]) == pytest.approx(-(1 + 1.9 + 2.71))
+    assert history.history["momentum"] == [0.5, 0.9, 0.9]
+    with pytest.raises(ValueError, match="momentum > 0.*Received"):
+        model.compile(keras.optimizers.SGD(1.0), loss="mse")
+        model.fit(one, one, epochs=1, verbose=0, callbacks=[MomentumSchedule()])

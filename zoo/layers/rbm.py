@@ -49,6 +49,8 @@ class RBM(keras.layers.Layer):
         learn_sigma: Learn the Gaussian visibles' log standard deviations. Defaults to
             False (unit variance).
         weight_stddev: Standard deviation of the initial weights. Defaults to 0.01.
+        kernel_regularizer: Optional regularizer of W, e.g. `keras.regularizers.L2(1e-4)`
+            for the guide's weight decay of 2e-4.
         seed: Optional int seed of the Gibbs sampler and the initial weights.
 
     Example:
@@ -66,6 +68,7 @@ class RBM(keras.layers.Layer):
         persistent_chains=0,
         learn_sigma=False,
         weight_stddev=0.01,
+        kernel_regularizer=None,
         seed=None,
         **kwargs,
     ):
@@ -90,6 +93,7 @@ class RBM(keras.layers.Layer):
         self.persistent_chains = persistent_chains
         self.learn_sigma = learn_sigma
         self.weight_stddev = float(weight_stddev)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -100,6 +104,7 @@ class RBM(keras.layers.Layer):
         self.kernel = self.add_weight(
             shape=(n_visible, self.units),
             initializer=keras.initializers.RandomNormal(stddev=self.weight_stddev, seed=self.seed),
+            regularizer=self.kernel_regularizer,
             name="kernel",
         )
         self.visible_bias = self.add_weight(
@@ -207,31 +212,50 @@ class RBM(keras.layers.Layer):
     # --- the layer -----------------------------------------------------------------------
 
     def call(self, inputs, training=False):
+        pre_activation = self._hidden_input(inputs)
+        probabilities = ops.sigmoid(pre_activation)
         if training:
-            self.add_loss(self.contrastive_divergence(inputs))
-        return self.hidden_probabilities(inputs)
+            # The data is a constant of the CD update: in a stack, an RBM's loss trains that
+            # RBM only, never the layers below it.
+            data = ops.stop_gradient(inputs)
+            if data is not inputs:
+                pre_activation = self._hidden_input(data)
+            self.add_loss(self._cd_loss(data, pre_activation, ops.sigmoid(pre_activation)))
+        return probabilities
 
     def contrastive_divergence(self, v):
         """`mean F(v) - mean F(v_model)`, v_model a stopped-gradient negative sample.
 
         Its gradient with respect to the weights is minus the CD-k update (or the
-        persistent CD update, whose chains advance by k steps per call).
+        persistent CD update, whose chains advance by k steps per call). This is the loss
+        the layer adds in training.
         """
+        pre_activation = self._hidden_input(v)
+        return self._cd_loss(v, pre_activation, ops.sigmoid(pre_activation))
+
+    def _cd_loss(self, v, pre_activation, probabilities):
+        # P(h | v_data) is shared by the layer's output, the positive free energy and the
+        # first Gibbs step, so CD-1 costs the same five matrix products as the textbook
+        # update (three forward, two for the weight gradient).
         if self.chains is None:
-            negative = self.gibbs(v, self.k)
+            negative = self.sample_visible(self._bernoulli(probabilities))
+            if self.k > 1:
+                negative = self.gibbs(negative, self.k - 1)
         else:
-            start = ops.where(
-                self._chains_started,
-                self.chains,
-                ops.cast(self._bernoulli(ops.ones_like(self.chains) * 0.5), self.chains.dtype)
-                if self.visible == "bernoulli"
-                else keras.random.normal(ops.shape(self.chains), seed=self.seed_generator),
-            )
-            negative = self.gibbs(start, self.k)
+            negative = self.gibbs(self._chain_start(), self.k)
             self.chains.assign(negative)
             self._chains_started.assign(True)
         negative = ops.stop_gradient(negative)
-        return ops.mean(self.free_energy(v)) - ops.mean(self.free_energy(negative))
+        positive_free = self._visible_term(v) - ops.sum(ops.softplus(pre_activation), axis=-1)
+        return ops.mean(positive_free) - ops.mean(self.free_energy(negative))
+
+    def _chain_start(self):
+        """The persistent chains, or fresh random states before the first update."""
+        if self.visible == "bernoulli":
+            fresh = self._bernoulli(ops.full(ops.shape(self.chains), 0.5))
+        else:
+            fresh = keras.random.normal(ops.shape(self.chains), seed=self.seed_generator)
+        return ops.where(self._chains_started, self.chains, ops.cast(fresh, self.chains.dtype))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -245,6 +269,7 @@ class RBM(keras.layers.Layer):
             "persistent_chains": self.persistent_chains,
             "learn_sigma": self.learn_sigma,
             "weight_stddev": self.weight_stddev,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "seed": self.seed,
         }
 
