@@ -8,7 +8,7 @@ import pytest
 import zoo
 from zoo import training
 from zoo.cli import recipe_names
-from zoo.export import read_metadata
+from zoo.export import load_export, read_metadata
 
 RUN_FILES = (
     training.CONFIG_FILE,
@@ -97,3 +97,48 @@ def test_every_autoencoder_variant_trains_and_exports_through_the_recipe(variant
     exported = read_metadata(in_tmp / metrics["export_path"])
     assert exported["name"] == f"ae_{variant}"
     assert set(exported["outputs"]) == {"reconstruction", "code", "reconstruction_error"}
+
+
+def test_rbm_recipe_learns_digits_and_writes_its_figures(in_tmp):
+    from recipes import rbm
+
+    metrics = rbm.main(
+        ["--units", "64", "--epochs", "15", "--ais-runs", "20", "--ais-betas", "500"]
+    )
+    run = next((in_tmp / "runs" / "rbm").glob("*"))
+    for figure in ("filters.png", "samples.png", "reconstructions.png", "learning_curves.png"):
+        assert (run / figure).is_file(), figure
+    history = training.read_history(run / training.HISTORY_FILE)
+    assert history["reconstruction_error"][-1] < 0.7 * history["reconstruction_error"][0]
+    assert history["momentum"][0] == 0.5 and history["momentum"][-1] == 0.9
+    assert metrics["probe_accuracy"] > 0.9
+    # 64 binary-ish pixels: an RBM that learned something is far above uniform (-44 nats)
+    assert -40 < metrics["ais_mean_log_prob"] < 0
+    served = load_export(in_tmp / metrics["export_path"])(np.zeros((2, 8, 8, 1), "float32"))
+    assert served["features"].shape == (2, 64) and served["free_energy"].shape == (2,)
+
+
+def test_gaussian_rbm_recipe_stays_finite_on_pixels_constant_in_training(in_tmp):
+    from recipes import rbm
+
+    metrics = rbm.main(
+        ["--visible", "gaussian", "--learning-rate", "0.01", "--epochs", "3", "--no-export"]
+    )
+    assert np.isfinite(metrics["test_reconstruction_error"])
+    assert metrics["test_reconstruction_error"] < 1.0  # standardised units
+    assert metrics["probe_accuracy"] > 0.85
+
+
+def test_dbn_recipe_pretrains_fine_tunes_and_exports_the_classifier(in_tmp):
+    from recipes import dbn
+
+    argv = ["--hidden", "128", "64", "--pretrain-epochs", "20", "--epochs", "20"]
+    argv += ["--batch-size", "32"]
+    metrics = dbn.main(argv)
+    run = next((in_tmp / "runs" / "dbn").glob("*"))
+    for name in ("pretrain_rbm1.csv", "pretrain_rbm2.csv", "pretraining.png", "samples.png"):
+        assert (run / name).is_file(), name
+    assert metrics["test_accuracy"] > 0.9
+    assert metrics["probe_accuracy"] > 0.85
+    export = in_tmp / metrics["export_path"]
+    assert read_metadata(export)["outputs"]["probabilities"]

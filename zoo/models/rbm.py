@@ -45,6 +45,7 @@ from zoo.registry import register_model
 from zoo.training import MomentumSchedule
 
 VISIBLE_DATA_MODES = ("check", "binarize", "clip")
+MIN_RELATIVE_VARIANCE = 0.01  # standardisation: variance floor, relative to the mean one
 
 
 # --- the models --------------------------------------------------------------------------
@@ -356,6 +357,7 @@ def pretrain(
     epochs=10,
     batch_size=100,
     optimizer=None,
+    learning_rate=None,
     momentum_switch_epoch=5,
     validation_data=None,
     monitor_examples=2000,
@@ -368,22 +370,26 @@ def pretrain(
 
     RBM i is trained by its own CD loss on the hidden probabilities of RBM i-1 for the
     training data (the data itself for RBM 1, standardised first when the stack
-    standardises: its `Normalization` is adapted to `x` here).
+    standardises: its `Normalization` is adapted to `x` here, each variance floored at 1%
+    of the mean variance so that features constant in training stay bounded).
 
     Args:
         stack: An `RBMStack` (`rbm`, `gaussian_rbm`, `dbn`).
         x: numpy array of training examples.
         epochs: Epochs per RBM (an int, or a list with one int per RBM). Defaults to 10.
         batch_size: Defaults to 100.
-        optimizer: None for the practical guide's SGD with momentum 0.5 then 0.9
-            (learning rate 0.1, or 0.01 for Gaussian visibles); an optimizer name; or a
-            callable returning a fresh optimizer (each RBM gets its own).
+        optimizer: None for the practical guide's SGD with momentum 0.5 then 0.9; an
+            optimizer name; or a callable returning a fresh optimizer (each RBM gets its
+            own).
+        learning_rate: With the default optimizer. Defaults to 0.1, or 0.01 for an RBM
+            with Gaussian visibles.
         momentum_switch_epoch: With the default optimizer, the epoch from which the
             momentum is 0.9. Defaults to 5.
         validation_data: Optional held-out examples for the monitors.
         monitor_examples: Rows of the training (and validation) data the `RBMMonitor` of
             each RBM measures every epoch; 0 turns the monitors off. Defaults to 2000.
-        callbacks: Extra Keras callbacks for every RBM's `fit`.
+        callbacks: Extra Keras callbacks for every RBM's `fit`: a list, or a callable
+            taking the RBM's 1-based index and returning a list (e.g. one CSV log each).
         data_mode: "check" (default), "binarize" or "clip"; see `check_visible_data`.
         steps_per_execution: Batches per call of the compiled train function.
         verbose: `fit` verbosity. Defaults to 0.
@@ -409,7 +415,7 @@ def pretrain(
         val = check_visible_data(stack, validation_data, data_mode, arg="validation_data")
         val = val.reshape(len(val), -1)
     if stack.normalization is not None:
-        stack.normalization.adapt(x)
+        _adapt_standardization(stack.normalization, x)
     features = np.asarray(stack.visible_data(x))
     val_features = None if val is None else np.asarray(stack.visible_data(val))
     histories = []
@@ -421,7 +427,7 @@ def pretrain(
         )
         extra = []
         if optimizer is None:
-            rate = 0.01 if rbm.visible == "gaussian" else 0.1
+            rate = learning_rate or (0.01 if rbm.visible == "gaussian" else 0.1)
             layer_optimizer = keras.optimizers.SGD(rate, momentum=0.5)
             extra.append(MomentumSchedule(0.9, switch_epoch=momentum_switch_epoch))
         else:
@@ -441,22 +447,40 @@ def pretrain(
                 features,
                 epochs=layer_epochs,
                 batch_size=batch_size,
-                callbacks=[*monitors, *extra, *(callbacks or [])],
+                callbacks=[*monitors, *extra, *_layer_callbacks(callbacks, i)],
                 verbose=verbose,
             )
         )
         if i < n:
-            features = _predict(rbm, features, batch_size)
+            features = _hidden_probabilities(rbm, features)
             if val_features is not None:
-                val_features = _predict(rbm, val_features, batch_size)
+                val_features = _hidden_probabilities(rbm, val_features)
     return histories
 
 
-def _predict(rbm, features, batch_size):
+def _adapt_standardization(normalization, x):
+    """Adapts to `x`, with variances floored at 1% of their mean: a feature (nearly)
+    constant in training, such as a border pixel, would otherwise turn any other value
+    into millions of standard deviations."""
+    normalization.adapt(x)
+    variance = ops.convert_to_numpy(normalization.adapt_variance)
+    floor = MIN_RELATIVE_VARIANCE * max(float(variance.mean()), 1e-12)
+    normalization.adapt_variance.assign(np.maximum(variance, floor))
+    normalization.finalize_state()
+
+
+def _layer_callbacks(callbacks, i):
+    if callbacks is None:
+        return []
+    return list(callbacks(i) if callable(callbacks) else callbacks)
+
+
+def _hidden_probabilities(rbm, features, chunk=4096):
+    """P(h | v) for a numpy array, in chunks of rows."""
     return np.concatenate(
         [
-            ops.convert_to_numpy(rbm.hidden_probabilities(features[i : i + 4096]))
-            for i in range(0, len(features), 4096)
+            ops.convert_to_numpy(rbm.hidden_probabilities(features[i : i + chunk]))
+            for i in range(0, len(features), chunk)
         ]
     )
 
@@ -621,18 +645,16 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
     rng = np.random.default_rng(seed)
     schedule = _beta_schedule(betas)
 
-    def log_f(v, beta):
-        return (
-            (1 - beta) * v @ b_base
-            + beta * v @ b
-            + np.logaddexp(0.0, beta * (v @ kernel + c)).sum(axis=1)
-        )
-
     v = (rng.uniform(size=(runs, len(b))) < _sigmoid(b_base)).astype("float64")
     log_w = np.zeros(runs)
     for previous, beta in zip(schedule[:-1], schedule[1:], strict=True):
-        log_w += log_f(v, beta) - log_f(v, previous)
-        h = (rng.uniform(size=(runs, len(c))) < _sigmoid(beta * (v @ kernel + c))).astype("float64")
+        # log p*_beta(v) - log p*_previous(v), with v W + c computed once per step
+        hidden_input = v @ kernel + c
+        log_w += (beta - previous) * (v @ (b - b_base))
+        log_w += (
+            np.logaddexp(0.0, beta * hidden_input) - np.logaddexp(0.0, previous * hidden_input)
+        ).sum(axis=1)
+        h = (rng.uniform(size=hidden_input.shape) < _sigmoid(beta * hidden_input)).astype("float64")
         visible_input = (1 - beta) * b_base + beta * (b + h @ kernel.T)
         v = (rng.uniform(size=v.shape) < _sigmoid(visible_input)).astype("float64")
     # log Z at beta = 0: independent visibles, and hidden units with no weights or biases.

@@ -1,0 +1,178 @@
+"""RBM and DBN benchmarks on MNIST, beside scikit-learn and the papers' figures.
+
+    python benchmarks/rbm_mnist.py sklearn    # zoo RBM vs sklearn BernoulliRBM: speed, test PLL
+    python benchmarks/rbm_mnist.py cd1        # 500-hidden RBM by CD-1, AIS test log-probability
+    python benchmarks/rbm_mnist.py pcd        # the same by persistent CD
+    python benchmarks/rbm_mnist.py dbn        # DBN 784-500-500-2000, pretrained + fine-tuned
+
+`cd1`, `pcd` and `dbn` run the recipes (extra arguments go to them, e.g. `--epochs 5`);
+`sklearn` trains both implementations here, in one process, on the same data.
+Binarised MNIST thresholds the pixels at 0.5; the DBN uses grey levels in [0, 1].
+"""
+
+import argparse
+import importlib
+import sys
+import time
+
+import numpy as np
+from _common import record, use_local_data
+
+AIS = ["--dataset", "mnist", "--binarize", "--units", "500", "--ais-runs", "100"]
+AIS += ["--ais-betas", "10000", "--probe-examples", "-1", "--no-export"]
+RECIPES = {
+    "cd1": {
+        "recipe": "rbm",
+        "argv": [*AIS, "--epochs", "50", "--patience", "50", "--lr-schedule", "cosine"],
+        "paper": "Salakhutdinov & Murray 2008, 500 hidden units, CD-1: -125.53 nats",
+    },
+    "pcd": {
+        "recipe": "rbm",
+        "argv": [
+            *AIS,
+            "--persistent-chains",
+            "100",
+            "--learning-rate",
+            "0.01",
+            "--final-momentum",
+            "0.5",
+            "--epochs",
+            "50",
+            "--patience",
+            "50",
+            "--lr-schedule",
+            "cosine",
+        ],
+        "paper": "Salakhutdinov & Murray 2008, 500 hidden units, CD-25: -86.34 nats",
+    },
+    "dbn": {
+        "recipe": "dbn",
+        "argv": ["--dataset", "mnist", "--pretrain-epochs", "10", "--epochs", "50", "--no-export"],
+        "paper": "784-500-500-2000 fine-tuned by backprop: 1.18-1.2% (Hinton & Salakhutdinov "
+        "2006; Srivastava et al. 2014, table 2); target <= 1.25%",
+    },
+}
+
+
+def run_recipe(name, extra):
+    spec = RECIPES[name]
+    module = importlib.import_module(f"recipes.{spec['recipe']}")
+    argv = [*spec["argv"], *extra]
+    start = time.perf_counter()
+    metrics = module.main(argv)
+    seconds = time.perf_counter() - start
+    return record(
+        f"rbm_mnist_{name}",
+        {
+            "command": f"python benchmarks/rbm_mnist.py {name} {' '.join(extra)}".strip(),
+            "recipe_argv": argv,
+            "paper": spec["paper"],
+            "wall_seconds": round(seconds, 1),
+            "metrics": metrics,
+        },
+    )
+
+
+def binarized_mnist():
+    from zoo import data
+
+    train, _, test, _ = data.load_splits(
+        "mnist", 10, batch_size=1000, normalize="minmax", shuffle=False
+    )
+    (x_train, _), (x_test, _) = data.as_numpy(train), data.as_numpy(test)
+    flat = [(x.reshape(len(x), -1) > 0.5).astype("float32") for x in (x_train, x_test)]
+    return flat[0], flat[1]
+
+
+def against_sklearn(args):
+    """Both implementations, same data, hidden units, batch size, learning rate, epochs
+    (plain SGD: scikit-learn has no momentum); throughput and test PLL of each."""
+    import keras
+    from sklearn.neural_network import BernoulliRBM
+
+    from zoo.layers import RBM
+    from zoo.models.rbm import pseudo_log_likelihood
+
+    x_train, x_test = binarized_mnist()
+    results = []
+    for units in args.units:
+        for batch_size in args.batch_sizes:
+            row = {"units": units, "batch_size": batch_size}
+            # scikit-learn
+            start = time.perf_counter()
+            sk = BernoulliRBM(
+                n_components=units,
+                learning_rate=args.learning_rate,
+                batch_size=batch_size,
+                n_iter=args.epochs,
+                random_state=args.seed,
+            ).fit(x_train)
+            row["sklearn_seconds"] = time.perf_counter() - start
+            # zoo: the same updates through model.fit
+            keras.utils.set_random_seed(args.seed)
+            rbm = RBM(units, seed=args.seed)
+            model = keras.Sequential([keras.Input((x_train.shape[1],)), rbm])
+            model.compile(
+                keras.optimizers.SGD(args.learning_rate),
+                steps_per_execution=args.steps_per_execution,
+            )
+            start = time.perf_counter()
+            model.fit(x_train, epochs=args.epochs, batch_size=batch_size, verbose=0)
+            row["zoo_seconds"] = time.perf_counter() - start
+            # the same pseudo-likelihood estimator for both, same flipped units
+            twin = RBM(units)
+            twin.build((None, x_train.shape[1]))
+            twin.kernel.assign(sk.components_.T)
+            twin.visible_bias.assign(sk.intercept_visible_)
+            twin.hidden_bias.assign(sk.intercept_hidden_)
+            pll = {"zoo": [], "sklearn": []}
+            for seed in range(args.pll_repeats):
+                pll["zoo"].append(pseudo_log_likelihood(rbm, x_test, seed=seed))
+                pll["sklearn"].append(pseudo_log_likelihood(twin, x_test, seed=seed))
+            examples = args.epochs * len(x_train)
+            row.update(
+                zoo_examples_per_second=examples / row["zoo_seconds"],
+                sklearn_examples_per_second=examples / row["sklearn_seconds"],
+                throughput_ratio=row["sklearn_seconds"] / row["zoo_seconds"],
+                zoo_test_pll=float(np.mean(pll["zoo"])),
+                sklearn_test_pll=float(np.mean(pll["sklearn"])),
+                sklearn_own_score_samples=float(sk.score_samples(x_test).mean()),
+            )
+            print(row, flush=True)
+            results.append(row)
+    return record(
+        "rbm_mnist_sklearn",
+        {
+            "command": "python benchmarks/rbm_mnist.py sklearn " + " ".join(sys.argv[2:]),
+            "train_examples": len(x_train),
+            "test_examples": len(x_test),
+            "epochs": args.epochs,
+            "learning_rate": args.learning_rate,
+            "steps_per_execution": args.steps_per_execution,
+            "pll_repeats": args.pll_repeats,
+            "target": "throughput ratio >= 2.0 with equal or better test PLL",
+            "results": results,
+        },
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("benchmark", choices=["sklearn", *RECIPES])
+    parser.add_argument("--units", type=int, nargs="+", default=[256, 500])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--sklearn-epochs", dest="epochs", type=int, default=5)
+    parser.add_argument("--steps-per-execution", type=int, default=50)
+    parser.add_argument("--pll-repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args, extra = parser.parse_known_args()
+    use_local_data()
+    if args.benchmark == "sklearn":
+        against_sklearn(args)
+    else:
+        run_recipe(args.benchmark, extra)
+
+
+if __name__ == "__main__":
+    main()
