@@ -149,6 +149,7 @@ def main(argv=None):
         visible=args.visible,
         k=args.k,
         persistent_chains=args.persistent_chains,
+        mean_field_visible=args.mean_field_visible,
         kernel_regularizer=rbm_recipe.weight_decay(args),
         weights=args.pretrained,
         seed=args.seed,

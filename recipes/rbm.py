@@ -89,6 +89,11 @@ def add_cd_args(parser):
         "--persistent-chains", type=int, default=0, help="persistent CD with this many chains"
     )
     group.add_argument(
+        "--mean-field-visible",
+        action="store_true",
+        help="CD-k reconstructs visible probabilities instead of samples (Hinton's code)",
+    )
+    group.add_argument(
         "--weight-decay", type=float, default=2e-4, help="L2 weight cost on W (the guide's)"
     )
     group.add_argument("--momentum", type=float, default=0.5, help="initial SGD momentum")
@@ -247,6 +252,7 @@ def build_model(args, info):
         units=args.units,
         k=args.k,
         persistent_chains=args.persistent_chains,
+        mean_field_visible=args.mean_field_visible,
         kernel_regularizer=weight_decay(args),
         seed=args.seed,
     )

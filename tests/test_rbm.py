@@ -374,3 +374,14 @@ def test_momentum_schedule_changes_the_momentum_the_optimizer_uses():
     with pytest.raises(ValueError, match="momentum > 0.*Received"):
         model.compile(keras.optimizers.SGD(1.0), loss="mse")
         model.fit(one, one, epochs=1, verbose=0, callbacks=[MomentumSchedule()])
+
+
+def test_mean_field_cd_reconstructs_visible_probabilities(rng):
+    rbm = _random_rbm(5, 3, seed=3, mean_field_visible=True)
+    rbm.hidden_bias.assign(np.full(3, 50.0))  # every hidden unit on: h = 1 for sure
+    v = (rng.uniform(size=(4, 5)) < 0.5).astype("float32")
+    negative = 1 / (1 + np.exp(-(np.asarray(rbm.visible_bias) + np.asarray(rbm.kernel).sum(1))))
+    expected = np.mean(rbm.free_energy(v)) - np.mean(rbm.free_energy(np.tile(negative, (4, 1))))
+    assert float(rbm.contrastive_divergence(v)) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="mean_field_visible.*persistent_chains=4"):
+        RBM(3, mean_field_visible=True, persistent_chains=4)

@@ -48,6 +48,10 @@ class RBM(keras.layers.Layer):
             non-trainable variable.
         learn_sigma: Learn the Gaussian visibles' log standard deviations. Defaults to
             False (unit variance).
+        mean_field_visible: In CD-k, reconstruct the visibles as their means E[v | h]
+            instead of sampling them, as Hinton's MNIST code does (less sampling noise;
+            the practical guide, section 3.2). Not for persistent chains, which keep
+            sampled states. Defaults to False.
         weight_stddev: Standard deviation of the initial weights. Defaults to 0.01.
         kernel_regularizer: Optional regularizer of W, e.g. `keras.regularizers.L2(1e-4)`
             for the guide's weight decay of 2e-4.
@@ -67,6 +71,7 @@ class RBM(keras.layers.Layer):
         k=1,
         persistent_chains=0,
         learn_sigma=False,
+        mean_field_visible=False,
         weight_stddev=0.01,
         kernel_regularizer=None,
         seed=None,
@@ -85,6 +90,12 @@ class RBM(keras.layers.Layer):
                 "learn_sigma needs Gaussian visible units. "
                 f"Received: learn_sigma={learn_sigma}, visible={visible!r}"
             )
+        if mean_field_visible and persistent_chains:
+            raise ValueError(
+                "mean_field_visible applies to CD-k; persistent chains keep sampled states. "
+                f"Received: mean_field_visible={mean_field_visible}, "
+                f"persistent_chains={persistent_chains}"
+            )
         if not weight_stddev > 0:
             raise ValueError(f"weight_stddev must be > 0. Received: weight_stddev={weight_stddev}")
         self.units = units
@@ -92,6 +103,7 @@ class RBM(keras.layers.Layer):
         self.k = k
         self.persistent_chains = persistent_chains
         self.learn_sigma = learn_sigma
+        self.mean_field_visible = bool(mean_field_visible)
         self.weight_stddev = float(weight_stddev)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
@@ -238,9 +250,10 @@ class RBM(keras.layers.Layer):
         # first Gibbs step, so CD-1 costs the same five matrix products as the textbook
         # update (three forward, two for the weight gradient).
         if self.chains is None:
-            negative = self.sample_visible(self._bernoulli(probabilities))
-            if self.k > 1:
-                negative = self.gibbs(negative, self.k - 1)
+            reconstruct = self.visible_mean if self.mean_field_visible else self.sample_visible
+            negative = reconstruct(self._bernoulli(probabilities))
+            for _ in range(self.k - 1):
+                negative = reconstruct(self.sample_hidden(negative))
         else:
             negative = self.gibbs(self._chain_start(), self.k)
             self.chains.assign(negative)
@@ -268,6 +281,7 @@ class RBM(keras.layers.Layer):
             "k": self.k,
             "persistent_chains": self.persistent_chains,
             "learn_sigma": self.learn_sigma,
+            "mean_field_visible": self.mean_field_visible,
             "weight_stddev": self.weight_stddev,
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "seed": self.seed,

@@ -206,6 +206,7 @@ def _stack(
     visible,
     k,
     persistent_chains,
+    mean_field_visible,
     learn_sigma,
     standardize,
     kernel_regularizer,
@@ -226,6 +227,7 @@ def _stack(
             visible=visible if i == 1 else "bernoulli",
             k=k,
             persistent_chains=persistent_chains,
+            mean_field_visible=mean_field_visible,
             learn_sigma=learn_sigma if i == 1 else False,
             kernel_regularizer=kernel_regularizer,
             seed=None if seed is None else seed + i,
@@ -250,6 +252,7 @@ def bernoulli_rbm(
     units=256,
     k=1,
     persistent_chains=0,
+    mean_field_visible=False,
     kernel_regularizer=None,
     weights=None,
     seed=None,
@@ -264,6 +267,8 @@ def bernoulli_rbm(
         units: Hidden units. Defaults to 256.
         k: Gibbs steps per update (CD-k). Defaults to 1.
         persistent_chains: 0 for CD-k (default), n > 0 for persistent CD with n chains.
+        mean_field_visible: CD-k reconstructs visible means instead of samples (as
+            Hinton's MNIST code). Defaults to False.
         kernel_regularizer: Weight decay, e.g. `keras.regularizers.L2(1e-4)`.
         weights: None or the path of a weights file saved by this model.
         seed: Seed of the initial weights and the Gibbs sampler.
@@ -274,7 +279,8 @@ def bernoulli_rbm(
     """
     return _stack(
         name, input_shape, (units,), visible="bernoulli", k=k,
-        persistent_chains=persistent_chains, learn_sigma=False, standardize=False,
+        persistent_chains=persistent_chains, mean_field_visible=mean_field_visible,
+        learn_sigma=False, standardize=False,
         kernel_regularizer=kernel_regularizer, weights=weights, seed=seed,
     )  # fmt: skip
 
@@ -285,6 +291,7 @@ def gaussian_rbm(
     units=256,
     k=1,
     persistent_chains=0,
+    mean_field_visible=False,
     learn_sigma=False,
     standardize=True,
     kernel_regularizer=None,
@@ -305,7 +312,8 @@ def gaussian_rbm(
     """
     return _stack(
         name, input_shape, (units,), visible="gaussian", k=k,
-        persistent_chains=persistent_chains, learn_sigma=learn_sigma, standardize=standardize,
+        persistent_chains=persistent_chains, mean_field_visible=mean_field_visible,
+        learn_sigma=learn_sigma, standardize=standardize,
         kernel_regularizer=kernel_regularizer, weights=weights, seed=seed,
     )  # fmt: skip
 
@@ -317,6 +325,7 @@ def deep_belief_network(
     visible="bernoulli",
     k=1,
     persistent_chains=0,
+    mean_field_visible=False,
     standardize=None,
     kernel_regularizer=None,
     weights=None,
@@ -341,6 +350,7 @@ def deep_belief_network(
         )
     return _stack(
         name, input_shape, hidden, visible=visible, k=k, persistent_chains=persistent_chains,
+        mean_field_visible=mean_field_visible,
         learn_sigma=False,
         standardize=visible == "gaussian" if standardize is None else standardize,
         kernel_regularizer=kernel_regularizer, weights=weights, seed=seed,
