@@ -88,12 +88,14 @@ def pretrain_stack(args, stack, run_dir, x_train, x_val):
         }
     )
     rbm_recipe.train(cd, stack, run_dir, x_train, x_val, args.pretrain_epochs)
-    logs = {
-        f"rbm{i} {key}": values
-        for i in range(1, len(stack.rbms) + 1)
-        for key, values in training.read_history(run_dir / f"pretrain_rbm{i}.csv").items()
-        if key in ("reconstruction_error", "val_reconstruction_error")
-    }
+    logs = {}
+    for i in range(1, len(stack.rbms) + 1):
+        history = training.read_history(run_dir / f"pretrain_rbm{i}.csv")
+        for key in ("reconstruction_error", "pseudo_log_likelihood", "free_energy_gap"):
+            if key in history:
+                logs[f"rbm{i} {key}"] = history[key]
+        if "val_reconstruction_error" in history:
+            logs[f"val_rbm{i} reconstruction_error"] = history["val_reconstruction_error"]
     if logs:
         plots.plot_history(logs, run_dir / "pretraining.png", title="greedy pretraining")
 

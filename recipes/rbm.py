@@ -145,6 +145,8 @@ def layer_callbacks(args, history_file):
             mode="min",
             patience=args.patience,
             restore_best_weights=True,
+            # the error jumps when the momentum rises; judge from then on
+            start_from_epoch=args.momentum_switch if args.optimizer == "sgd" else 0,
         ),
     ]
     decay = training.lr_schedule_callback(
