@@ -33,7 +33,7 @@ RECIPES = {
             "--persistent-chains",
             "100",
             "--learning-rate",
-            "0.01",
+            "0.05",
             "--final-momentum",
             "0.5",
             "--epochs",
