@@ -10,6 +10,7 @@ the free-energy gap between training and validation data. It writes into the run
 - `samples.png`: Gibbs chains started at test images, after 1, 10, 100 and 1000 steps;
 - `reconstructions.png`: test images and their mean-field reconstructions;
 - `learning_curves.png` and `history.csv`: the monitors per epoch;
+- `rbm.keras`: the trained model (`keras.saving.load_model` reads it);
 - `metrics.json`: test reconstruction error, pseudo-log-likelihood, free-energy gap, the
   linear-probe accuracy of the hidden probabilities and, with `--ais-runs`, the AIS
   estimate of the test log-probability in nats (Salakhutdinov & Murray 2008);
@@ -41,6 +42,7 @@ from zoo.models.rbm import (
 )
 
 SMOKE_EXAMPLES = 256
+MODEL_FILE = "rbm.keras"
 SAMPLE_STEPS = (1, 10, 100, 1000)
 
 
@@ -275,6 +277,7 @@ def main(argv=None):
     metrics = evaluate(args, stack, splits)
     metrics["epochs"] = len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", []))
     write_figures(stack, info, x_test, run_dir)
+    stack.save(run_dir / MODEL_FILE)
     export_model(args, stack, info, metrics, stack.name)
     training.finish_run(run_dir, metrics)
     summary = f"test reconstruction error {metrics['test_reconstruction_error']:.4f}"
