@@ -86,21 +86,25 @@ def test_an_rbm_learns_a_two_pattern_distribution():
 
 def test_persistent_chains_persist_across_batches(rng):
     rbm = RBM(4, persistent_chains=16, seed=0)
-    model = keras.Sequential([keras.Input((6,)), rbm])
+    model = keras.Sequential([keras.Input((4,)), rbm])
     model.compile(keras.optimizers.SGD(0.05))
     assert rbm.chains in model.non_trainable_weights
-    data = (rng.uniform(size=(64, 6)) < 0.5).astype("float32")
+    assert not np.asarray(rbm.chains).any()  # hidden states start all off
+    data = (rng.uniform(size=(64, 4)) < 0.5).astype("float32")
     model.fit(data, epochs=1, batch_size=32, verbose=0)
-    after_one = np.asarray(rbm.chains).copy()
+    after_one = np.asarray(rbm.chains)
     assert set(np.unique(after_one)) <= {0.0, 1.0} and after_one.any()
-    # With k Gibbs steps per batch from the stored chains, a model whose weights make
-    # every unit copy its state forward keeps the chains exactly where they were.
-    rbm.kernel.assign(np.zeros((6, 4)))
-    rbm.hidden_bias.assign(np.zeros(4))
-    rbm.visible_bias.assign(np.where(after_one[0] > 0, 50.0, -50.0))
+    # Weights that make v copy h and h copy v: a chain stays where it is, and the data
+    # (all ones) never enters it. The chains only keep their pattern if each batch
+    # continues them.
+    rbm.kernel.assign(100.0 * np.eye(4))
+    rbm.visible_bias.assign(np.full(4, -50.0))
+    rbm.hidden_bias.assign(np.full(4, -50.0))
+    pattern = np.tile([1.0, 0.0, 1.0, 0.0], (16, 1))
+    rbm.chains.assign(pattern)
     model.compile(keras.optimizers.SGD(0.0))
-    model.fit(data, epochs=1, batch_size=32, verbose=0)
-    np.testing.assert_array_equal(np.asarray(rbm.chains), np.tile(after_one[0], (16, 1)))
+    model.fit(np.ones((64, 4), "float32"), epochs=2, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(np.asarray(rbm.chains), pattern)
 
 
 def test_call_is_the_hidden_probabilities_and_adds_the_cd_loss_only_in_training(rng):

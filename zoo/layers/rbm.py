@@ -44,8 +44,8 @@ class RBM(keras.layers.Layer):
             standardised, as the practical guide advises).
         k: Gibbs steps of the negative phase (CD-k), >= 1. Defaults to 1.
         persistent_chains: 0 (default) for CD-k, which starts each negative chain at the
-            data; n > 0 for persistent CD with n chains kept across batches in a
-            non-trainable variable.
+            data; n > 0 for persistent CD with n chains whose hidden states are kept
+            across batches in a non-trainable variable `chains`.
         learn_sigma: Learn the Gaussian visibles' log standard deviations. Defaults to
             False (unit variance).
         mean_field_visible: In CD-k, reconstruct the visibles as their means E[v | h]
@@ -135,14 +135,12 @@ class RBM(keras.layers.Layer):
             )
         self.chains = None
         if self.persistent_chains:
+            # The chains' hidden states, all off at first (as scikit-learn's BernoulliRBM).
             self.chains = self.add_weight(
-                shape=(self.persistent_chains, n_visible),
+                shape=(self.persistent_chains, self.units),
                 initializer="zeros",
                 trainable=False,
                 name="chains",
-            )
-            self._chains_started = self.add_weight(
-                shape=(), initializer="zeros", dtype="bool", trainable=False, name="chains_started"
             )
 
     def init_visible_bias(self, data):
@@ -246,29 +244,27 @@ class RBM(keras.layers.Layer):
         return self._cd_loss(v, pre_activation, ops.sigmoid(pre_activation))
 
     def _cd_loss(self, v, pre_activation, probabilities):
-        # P(h | v_data) is shared by the layer's output, the positive free energy and the
-        # first Gibbs step, so CD-1 costs the same five matrix products as the textbook
-        # update (three forward, two for the weight gradient).
+        # Every Gibbs step costs two matrix products, v -> h and h -> v, and the last
+        # step's v -> h product also gives the negative free energy; P(h | v_data) is
+        # shared with the layer's output. So CD-1 and PCD-1 cost five products per batch
+        # with the two of the weight gradient, as the textbook update.
         if self.chains is None:
-            reconstruct = self.visible_mean if self.mean_field_visible else self.sample_visible
-            negative = reconstruct(self._bernoulli(probabilities))
-            for _ in range(self.k - 1):
-                negative = reconstruct(self.sample_hidden(negative))
+            hidden = self._bernoulli(probabilities)
         else:
-            negative = self.gibbs(self._chain_start(), self.k)
-            self.chains.assign(negative)
-            self._chains_started.assign(True)
-        negative = ops.stop_gradient(negative)
+            hidden = self.chains
+        reconstruct = self.visible_mean if self.mean_field_visible else self.sample_visible
+        for step in range(self.k):
+            negative = ops.stop_gradient(reconstruct(hidden))
+            negative_input = self._hidden_input(negative)
+            if step < self.k - 1 or self.chains is not None:
+                hidden = self._bernoulli(ops.stop_gradient(ops.sigmoid(negative_input)))
+        if self.chains is not None:
+            self.chains.assign(hidden)
         positive_free = self._visible_term(v) - ops.sum(ops.softplus(pre_activation), axis=-1)
-        return ops.mean(positive_free) - ops.mean(self.free_energy(negative))
-
-    def _chain_start(self):
-        """The persistent chains, or fresh random states before the first update."""
-        if self.visible == "bernoulli":
-            fresh = self._bernoulli(ops.full(ops.shape(self.chains), 0.5))
-        else:
-            fresh = keras.random.normal(ops.shape(self.chains), seed=self.seed_generator)
-        return ops.where(self._chains_started, self.chains, ops.cast(fresh, self.chains.dtype))
+        negative_free = self._visible_term(negative) - ops.sum(
+            ops.softplus(negative_input), axis=-1
+        )
+        return ops.mean(positive_free) - ops.mean(negative_free)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
