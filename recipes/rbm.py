@@ -92,7 +92,8 @@ def add_cd_args(parser):
     )
     group.add_argument(
         "--mean-field-visible",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="CD-k reconstructs visible probabilities instead of samples (Hinton's code)",
     )
     group.add_argument(

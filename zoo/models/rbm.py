@@ -626,8 +626,8 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
         rbm: A built `zoo.layers.RBM` with Bernoulli visibles.
         data: Array `(n, visible)` in [0, 1] whose mean log-probability is wanted.
         runs: Independent AIS runs. Defaults to 100.
-        betas: Number of inverse temperatures between 0 and 1 (spaced as in the paper:
-            denser near 1). Defaults to 10000.
+        betas: Number of inverse temperatures from 0 to 1, spaced as in the paper: 7%
+            of them below 0.5, 28% in [0.5, 0.9), 66% in [0.9, 1]. Defaults to 10000.
         base_data: Data for the base model's visible biases. Defaults to `data`.
         seed: Seed of the sampler.
 
@@ -758,10 +758,18 @@ class RBMMonitor(keras.callbacks.Callback):
 
 
 def _beta_schedule(n):
-    """n inverse temperatures from 0 to 1, a tenth of them below 0.5, as in the paper."""
-    first = max(2, n // 10)
+    """n inverse temperatures from 0 to 1, spaced as Salakhutdinov & Murray's 14,500:
+    1,000 uniform in [0, 0.5), 4,000 in [0.5, 0.9) and 9,500 in [0.9, 1], scaled to n.
+    Sharp models need the fine steps near 1."""
+    first = max(1, round(n * 1000 / 14500))
+    second = max(1, round(n * 4000 / 14500))
+    third = max(2, n - first - second)
     return np.concatenate(
-        [np.linspace(0.0, 0.5, first, endpoint=False), np.linspace(0.5, 1.0, n - first)]
+        [
+            np.linspace(0.0, 0.5, first, endpoint=False),
+            np.linspace(0.5, 0.9, second, endpoint=False),
+            np.linspace(0.9, 1.0, third),
+        ]
     )
 
 
