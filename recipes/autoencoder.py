@@ -29,7 +29,6 @@ import numpy as np
 
 import zoo
 from zoo import analysis, data, plots, training
-from zoo.export import export
 from zoo.layers import KSparseSchedule
 from zoo.models import encoder_classifier, greedy_pretrain
 from zoo.models.autoencoders import NOISES
@@ -311,15 +310,7 @@ def finetune(args, model, info, train_ds, val_ds, test_ds):
 
 def export_model(args, model, info, metrics):
     """Exports unless `--no-export`; adds `export_path` to `metrics`."""
-    if not args.no_export:
-        path = export(
-            model,
-            args.export_name or f"ae_{args.variant}",
-            base_dir=args.export_dir,
-            info=info,
-            metrics=metrics,
-        )
-        metrics["export_path"] = str(path)
+    training.export_run(args, model, info, metrics, f"ae_{args.variant}")
     return metrics
 
 

@@ -179,7 +179,7 @@ def main(argv=None):
         test_error_percent=100.0 * (1.0 - float(accuracy)),
         epochs=len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", [])),
     )
-    rbm_recipe.export_model(args, classifier, info, metrics, classifier.name)
+    training.export_run(args, classifier, info, metrics, classifier.name)
     training.finish_run(run_dir, metrics)
     print(
         f"test error {metrics['test_error_percent']:.2f}% "

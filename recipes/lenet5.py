@@ -17,7 +17,6 @@ import keras
 
 import zoo
 from zoo import data, training
-from zoo.export import export
 from zoo.models.lenet import HEADS
 
 SMOKE_EXAMPLES = 256
@@ -129,16 +128,7 @@ def train_and_export(args, recipe="lenet5"):
         "test_error_percent": 100.0 * (1.0 - test_accuracy),
         "epochs": len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", [])),
     }
-    export_path = None
-    if not args.no_export:
-        export_path = export(
-            model,
-            args.export_name or args.model,
-            base_dir=args.export_dir,
-            info=info,
-            metrics=metrics,
-        )
-        metrics["export_path"] = str(export_path)
+    export_path = training.export_run(args, model, info, metrics, args.model)
     training.finish_run(run_dir, metrics)
     return model, info, metrics, run_dir, export_path
 

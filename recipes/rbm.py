@@ -32,7 +32,6 @@ import numpy as np
 
 import zoo
 from zoo import analysis, data, plots, training
-from zoo.export import export
 from zoo.models.rbm import (
     ais_log_likelihood,
     free_energy_gap,
@@ -235,20 +234,6 @@ def write_figures(stack, info, x_test, run_dir, n=10):
     )
 
 
-def export_model(args, model, info, metrics, default_name):
-    """Exports unless `--no-export`; adds `export_path` to `metrics`."""
-    if not args.no_export:
-        path = export(
-            model,
-            args.export_name or default_name,
-            base_dir=args.export_dir,
-            info=info,
-            metrics=metrics,
-        )
-        metrics["export_path"] = str(path)
-    return metrics
-
-
 def build_model(args, info):
     name = "rbm" if args.visible == "bernoulli" else "gaussian_rbm"
     return zoo.create_model(
@@ -279,7 +264,7 @@ def main(argv=None):
     metrics["epochs"] = len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", []))
     write_figures(stack, info, x_test, run_dir)
     stack.save(run_dir / MODEL_FILE)
-    export_model(args, stack, info, metrics, stack.name)
+    training.export_run(args, stack, info, metrics, stack.name)
     training.finish_run(run_dir, metrics)
     summary = f"test reconstruction error {metrics['test_reconstruction_error']:.4f}"
     if "test_pseudo_log_likelihood" in metrics:

@@ -248,6 +248,24 @@ class MomentumSchedule(keras.callbacks.Callback):
             logs["momentum"] = float(self.model.optimizer.momentum)
 
 
+def export_run(args, model, info, metrics, name):
+    """Exports `model` for serving unless `args.no_export`; records `export_path` in
+    `metrics`. `args.export_name`, when set, replaces `name`. Returns the path or None."""
+    from zoo.export import export
+
+    if args.no_export:
+        return None
+    path = export(
+        model,
+        getattr(args, "export_name", None) or name,
+        base_dir=args.export_dir,
+        info=info,
+        metrics=metrics,
+    )
+    metrics["export_path"] = str(path)
+    return path
+
+
 def finish_run(run_dir, metrics):
     """Writes `metrics.json` and, from `history.csv`, the learning-curve figure."""
     from zoo.plots import plot_history

@@ -19,7 +19,6 @@ References:
 """
 
 import math
-import os
 import warnings
 
 import keras
@@ -34,6 +33,7 @@ from zoo.layers import (
     TiedDense,
     tie_scope,
 )
+from zoo.models._weights import load_weights
 from zoo.registry import register_model
 
 NOISES = ("gaussian", "masking", "salt_and_pepper")
@@ -267,15 +267,7 @@ def _conv_autoencoder(
 
 
 def _finish(encoder, decoder, corruption, weights, name):
-    model = Autoencoder(encoder, decoder, corruption, name=name)
-    if weights is not None:
-        if not (isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)):
-            raise ValueError(
-                "weights must be None or the path of a weights file saved by this model. "
-                f"Received: weights={weights}"
-            )
-        model.load_weights(weights)
-    return model
+    return load_weights(Autoencoder(encoder, decoder, corruption, name=name), weights)
 
 
 def _corruption(noise, level, seed, name):

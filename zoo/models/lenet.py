@@ -5,8 +5,6 @@ Reference:
     document recognition", Proc. IEEE 86(11), 1998.
 """
 
-import os
-
 import keras
 from keras import layers
 
@@ -18,6 +16,7 @@ from zoo.layers import (
     Subsampling2D,
     scaled_tanh,
 )
+from zoo.models._weights import check_weights, load_weights
 from zoo.registry import register_model
 
 LENET_INPUT_SIZE = 32  # the paper's 32x32 input field
@@ -38,11 +37,7 @@ def _validate(input_shape, classes, weights):
         )
     if not isinstance(classes, int) or classes < 2:
         raise ValueError(f"classes must be an int >= 2. Received: classes={classes}")
-    if weights is not None and not os.path.isfile(weights):
-        raise ValueError(
-            "weights must be None or the path of a weights file saved by this model. "
-            f"Received: weights={weights}"
-        )
+    check_weights(weights)
 
 
 def _padded_input(input_shape, name):
@@ -66,10 +61,7 @@ def _finish(inputs, features, classes, head, classifier_activation, include_top,
         else:
             logits = layers.Dense(classes, name=f"{name}_logits")(features)
         outputs = layers.Activation(classifier_activation, name=f"{name}_predictions")(logits)
-    model = keras.Model(inputs, outputs, name=name)
-    if weights is not None:
-        model.load_weights(weights)
-    return model
+    return load_weights(keras.Model(inputs, outputs, name=name), weights)
 
 
 @register_model

@@ -33,13 +33,13 @@ References:
 """
 
 import itertools
-import os
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from zoo.layers import RBM
+from zoo.models._weights import load_weights
 from zoo.models.autoencoders import Autoencoder
 from zoo.registry import register_model
 from zoo.training import MomentumSchedule
@@ -235,15 +235,7 @@ def _stack(
         )
         for i, units in enumerate(hidden, start=1)
     ]
-    model = RBMStack(rbms, input_shape, standardize=standardize, name=name)
-    if weights is not None:
-        if not (isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)):
-            raise ValueError(
-                "weights must be None or the path of a weights file saved by this model. "
-                f"Received: weights={weights}"
-            )
-        model.load_weights(weights)
-    return model
+    return load_weights(RBMStack(rbms, input_shape, standardize=standardize, name=name), weights)
 
 
 @register_model(name="rbm")
