@@ -226,11 +226,11 @@ class RBM(keras.layers.Layer):
         probabilities = ops.sigmoid(pre_activation)
         if training:
             # The data is a constant of the CD update: in a stack, an RBM's loss trains that
-            # RBM only, never the layers below it.
+            # RBM only, never the layers below it. (TensorFlow's graph optimiser merges this
+            # product with the one above.)
             data = ops.stop_gradient(inputs)
-            if data is not inputs:
-                pre_activation = self._hidden_input(data)
-            self.add_loss(self._cd_loss(data, pre_activation, ops.sigmoid(pre_activation)))
+            data_input = self._hidden_input(data)
+            self.add_loss(self._cd_loss(data, data_input, ops.sigmoid(data_input)))
         return probabilities
 
     def contrastive_divergence(self, v):
@@ -244,10 +244,10 @@ class RBM(keras.layers.Layer):
         return self._cd_loss(v, pre_activation, ops.sigmoid(pre_activation))
 
     def _cd_loss(self, v, pre_activation, probabilities):
-        # Every Gibbs step costs two matrix products, v -> h and h -> v, and the last
-        # step's v -> h product also gives the negative free energy; P(h | v_data) is
-        # shared with the layer's output. So CD-1 and PCD-1 cost five products per batch
-        # with the two of the weight gradient, as the textbook update.
+        # Every Gibbs step costs two matrix products, h -> v and v -> h, and the last
+        # step's v -> h product also gives the negative free energy; P(h | v_data) starts
+        # the CD chain. So CD-1 and PCD-1 cost five products per batch with the two of
+        # the weight gradient, as the textbook update.
         if self.chains is None:
             hidden = self._bernoulli(probabilities)
         else:
