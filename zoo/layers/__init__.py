@@ -1,7 +1,9 @@
 """Reusable, serializable building blocks."""
 
 from zoo.layers.activations import scaled_tanh
+from zoo.layers.augmentation import TrainingOnly, image_augmentation
 from zoo.layers.contractive import ContractiveDense
+from zoo.layers.inference import InferenceMode
 from zoo.layers.initializers import FanInUniform
 from zoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from zoo.layers.partial_conv import LENET5_C3_TABLE, PartialConv2D
@@ -16,6 +18,7 @@ __all__ = [
     "ContractiveDense",
     "EuclideanRBF",
     "FanInUniform",
+    "InferenceMode",
     "KLSparsity",
     "KSparse",
     "KSparseSchedule",
@@ -25,6 +28,8 @@ __all__ = [
     "SaltAndPepperNoise",
     "Subsampling2D",
     "TiedDense",
+    "TrainingOnly",
+    "image_augmentation",
     "scaled_tanh",
     "tie_scope",
 ]
