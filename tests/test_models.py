@@ -1,5 +1,6 @@
 """Every registered model: builds, runs, round-trips through .keras and SavedModel."""
 
+import fnmatch
 import inspect
 
 import numpy as np
@@ -10,11 +11,18 @@ from zoo.export import export, load_export, serving_outputs
 from zoo.registry import get_model_factory
 
 MODELS = zoo.list_models()
+# Transfer models default to ImageNet weights at full size: built here untrained and small
+# (Inception-ResNet-v2's minimum input); tests/test_transfer.py loads real weights.
+BUILD_ARGUMENTS = {"transfer/*": {"weights": None, "input_shape": (75, 75, 3)}}
+
+
+def build_arguments(name):
+    return next((kw for key, kw in BUILD_ARGUMENTS.items() if fnmatch.fnmatch(name, key)), {})
 
 
 @pytest.fixture(scope="module", params=MODELS)
 def built(request):
-    model = zoo.create_model(request.param)
+    model = zoo.create_model(request.param, **build_arguments(request.param))
     x = np.random.default_rng(0).uniform(size=(4, *model.input_shape[1:])).astype("float32")
     return model, x
 

@@ -9,6 +9,7 @@ import argparse
 import ast
 import importlib
 import importlib.util
+import inspect
 import os
 import pkgutil
 import sys
@@ -32,11 +33,14 @@ def recipe_summary(name):
 def model_table():
     """The registry as a markdown table: name, summary, parameters with default arguments."""
     import zoo
-    from zoo.registry import describe_model
+    from zoo.registry import describe_model, get_model_factory
 
     rows = ["| model | description | parameters |", "| --- | --- | --- |"]
     for name in zoo.list_models():
-        params = zoo.create_model(name).count_params()
+        # Counted with the default arguments; without pretrained weights (same count).
+        takes_weights = "weights" in inspect.signature(get_model_factory(name)).parameters
+        params = zoo.create_model(name, **({"weights": None} if takes_weights else {}))
+        params = params.count_params()
         rows.append(f"| `{name}` | {describe_model(name)} | {params:,} |")
     return "\n".join(rows)
 
