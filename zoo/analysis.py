@@ -1,19 +1,26 @@
-"""What to measure on a trained autoencoder: PCA baseline, anomaly scores, linear probe.
+"""What to measure on learned representations, and shallow models on top of them.
 
-scikit-learn does the classical parts (PCA, logistic regression, ROC AUC); this module
-only feeds it codes and reconstruction errors.
+Autoencoders: PCA baseline, anomaly scores, linear probe. Transfer learning (seed 001):
+features from a frozen network, optional PCA, a scikit-learn classifier (SVM, logistic
+regression, k-NN), nearest-neighbour image retrieval, and test-time augmentation.
+scikit-learn does the classical parts; this module only feeds it features.
 
     errors = reconstruction_errors(model, x_test)
-    pca = pca_baseline(x_train, x_test, n_components=32)
     probe = linear_probe(model.encoder, x_train, y_train, x_test, y_test)
+    svm = shallow_classifier("svm", pca_components=64).fit(features, labels)
+    neighbours, distances = nearest_images(features, query_features, k=5)
 """
 
 import numpy as np
 from sklearn import metrics
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+SHALLOW_CLASSIFIERS = ("svm", "logistic", "knn")
 
 
 def reconstruction_errors(model, x, batch_size=256):
@@ -112,3 +119,99 @@ def sparsity(codes, tolerance=1e-6):
     """Mean fraction of code units whose magnitude is at most `tolerance`, per example."""
     codes = np.asarray(codes).reshape(len(codes), -1)
     return float(np.mean(np.abs(codes) <= tolerance))
+
+
+# --- transfer learning: features, shallow classifiers, retrieval, TTA -----------------
+
+
+def shallow_classifier(kind="svm", *, pca_components=None, seed=0, **params):
+    """A scikit-learn pipeline for features: standardise, optional PCA, then a classifier.
+
+    Args:
+        kind: "svm" (`SVC`, linear kernel unless `kernel=` is given), "logistic"
+            (`LogisticRegression`) or "knn" (`KNeighborsClassifier`, 5 neighbours unless
+            `n_neighbors=` is given).
+        pca_components: Optional int (or fraction of variance in (0, 1)) for a PCA after
+            standardising (seed 001: reduce the dimension before the shallow model).
+        seed: Random state of PCA and the classifier.
+        **params: Passed to the classifier.
+
+    Returns:
+        An unfitted `sklearn.pipeline.Pipeline`.
+    """
+    if kind == "svm":
+        classifier = SVC(**{"kernel": "linear", "random_state": seed, **params})
+    elif kind == "logistic":
+        classifier = LogisticRegression(**{"max_iter": 2000, "random_state": seed, **params})
+    elif kind == "knn":
+        classifier = KNeighborsClassifier(**params)
+    else:
+        raise ValueError(f"kind must be one of {SHALLOW_CLASSIFIERS}. Received: kind={kind!r}")
+    steps = [StandardScaler()]
+    if pca_components is not None:
+        steps.append(PCA(n_components=pca_components, random_state=seed))
+    return make_pipeline(*steps, classifier)
+
+
+def extract_features(extractor, images, batch_size=64):
+    """Features of `images` (a numpy batch) from a feature model, flattened to `(n, d)`."""
+    return encode(extractor, images, batch_size=batch_size)
+
+
+def nearest_images(index_features, query_features, k=5, metric="cosine"):
+    """Content-based retrieval: the `k` indexed images closest to each query.
+
+    Returns:
+        `(indices, distances)`, each of shape `(queries, k)`, nearest first.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(index_features):
+        raise ValueError(
+            f"k must be an int in [1, {len(index_features)}] (the indexed images). "
+            f"Received: k={k!r}"
+        )
+    search = NearestNeighbors(n_neighbors=k, metric=metric).fit(index_features)
+    distances, indices = search.kneighbors(query_features)
+    return indices, distances
+
+
+def retrieval_precision(indices, index_labels, query_labels):
+    """Precision at k: the mean fraction of retrieved images with the query's label."""
+    retrieved = np.asarray(index_labels)[indices]
+    return float(np.mean(retrieved == np.asarray(query_labels)[:, None]))
+
+
+def predict_tta(model, images, augmentation=None, m=8, batch_size=32):
+    """Test-time augmentation: the mean of the model's predictions over `m` augmented copies.
+
+    Seed 001's tip: for each test example, make `m` augmented versions, predict each and
+    average the predictions.
+
+    Args:
+        model: A classifier taking `images`.
+        images: A numpy batch of model inputs (raw images for zoo's transfer models).
+        augmentation: A layer active with `training=True`; defaults to
+            `model.augmentation` (a `TransferClassifier` built with one).
+        m: Number of augmented copies per image (>= 1).
+        batch_size: Images per forward pass.
+
+    Returns:
+        Mean probabilities, shape `(n, classes)`.
+    """
+    augmentation = (
+        augmentation if augmentation is not None else getattr(model, "augmentation", None)
+    )
+    if augmentation is None:
+        raise ValueError(
+            "augmentation must be given for a model without one. Received: augmentation=None"
+        )
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"m must be a positive int. Received: m={m!r}")
+    images = np.asarray(images, dtype="float32")
+    means = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        copies = [
+            np.asarray(model(augmentation(batch, training=True), training=False)) for _ in range(m)
+        ]
+        means.append(np.mean(copies, axis=0))
+    return np.concatenate(means)

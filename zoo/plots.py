@@ -36,6 +36,37 @@ def plot_history(history, path, title=None):
     return _save(fig, path, title)
 
 
+def plot_runs(histories, path, metrics=("accuracy", "loss"), title=None):
+    """Learning curves of several runs in one figure: one panel per metric, one colour per
+    run, training solid and validation dashed.
+
+    Args:
+        histories: dict of run label -> history dict (as for `plot_history`).
+        path: Where to write the figure (PNG).
+        metrics: The metrics to plot, one panel each.
+        title: Optional figure title.
+
+    Returns:
+        The path written.
+    """
+    if not histories:
+        raise ValueError("histories must hold at least one run. Received: {}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for i, (label, history) in enumerate(histories.items()):
+            colour = colours[i % len(colours)]
+            for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
+                if key in history:
+                    values = history[key]
+                    ax.plot(range(1, len(values) + 1), values, style, color=colour,
+                            label=f"{label} ({suffix})")  # fmt: skip
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend(fontsize="small")
+    return _save(fig, path, title)
+
+
 def _image(ax, image, title=None):
     image = np.asarray(image)
     ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap="gray")
