@@ -1,0 +1,363 @@
+"""Transfer learning three ways, as in seed 001's cacao-pod study, plus features + SVM.
+
+Trains a classifier on a pretrained keras.applications base in each of the study's modes:
+total (every layer trains from the pretrained start), partial (the last reduction block
+and the head train) and minimum (only the head trains), each with early stopping on the
+validation loss, and a linear SVM on the frozen base's features beside them. It prints the
+study's table (epochs, training accuracy, evaluation accuracy per mode), draws every
+mode's learning curves in one figure, and exports the best mode for serving (SavedModel,
+optionally TensorFlow Lite).
+
+The image folder holds `train/` and `val/` (or `validation/`) subfolders with one folder
+per class inside, like PyTorch's ants/bees set; a folder of class folders alone is split
+with `--validation-split`.
+
+    python -m recipes.transfer --data $ZOO_DATA_DIR/hymenoptera_data --base mobilenet --mode all
+    python -m recipes.transfer --data photos/ --mode partial --two-phase --tta 8 --tflite
+"""
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import time
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV
+
+import zoo
+from zoo import analysis, data, export, training
+from zoo.layers import image_augmentation
+from zoo.models.transfer import BASES, MODES, fine_tune
+from zoo.plots import plot_runs
+
+MODE_CHOICES = (*MODES, "all")
+DEFAULT_DATA = "hymenoptera_data"  # under $ZOO_DATA_DIR
+SMALLEST_ALPHA = {"mobilenet": 0.25, "mobilenet_v2": 0.35}
+SMOKE = {"batches": 2, "batch_size": 8, "image_size": 96}
+SVM_C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+TABLE_COLUMNS = {
+    "total": "Total",
+    "partial": "Partial",
+    "minimum": "Minimum",
+    "svm": "Features + SVM",
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default=None, help=f"image folder (default $ZOO_DATA_DIR/{DEFAULT_DATA})"
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.2,
+        help="held-out fraction when --data has no train/ and val/ subfolders",
+    )
+    parser.add_argument("--base", choices=tuple(BASES), default="mobilenet")
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="MobileNet width (default: the smallest)"
+    )
+    parser.add_argument("--weights", default="imagenet", help="imagenet, none, or a .h5 path")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--mode", choices=MODE_CHOICES, default="all")
+    parser.add_argument(
+        "--trainable-from", default=None, help="partial mode: a base layer name or a fraction"
+    )
+    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--head-units", type=int, nargs="*", default=[])
+    parser.add_argument(
+        "--fine-tune-learning-rate",
+        type=float,
+        default=1e-4,
+        help="learning rate of total and partial (minimum uses --learning-rate)",
+    )
+    parser.add_argument(
+        "--two-phase",
+        action="store_true",
+        help="total/partial: first train the head alone for --head-epochs",
+    )
+    parser.add_argument("--head-epochs", type=int, default=5)
+    parser.add_argument("--no-augment", action="store_true", help="no flips/rotations/zooms")
+    parser.add_argument("--tta", type=int, default=0, help="also evaluate with m TTA copies")
+    parser.add_argument("--no-svm", action="store_true", help="skip the features + SVM baseline")
+    parser.add_argument("--feature-layer", default=None, help="base layer for the SVM features")
+    parser.add_argument("--pca", type=int, default=None, help="PCA components before the SVM")
+    parser.add_argument("--tflite", action="store_true", help="also export TFLite (float, int8)")
+    parser.add_argument("--export-name", default=None, help="default: transfer_<base>")
+    training.add_training_args(
+        parser, epochs=30, batch_size=32, learning_rate=1e-3, lr_schedule="none", patience=5
+    )
+    return parser
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Splits:
+    train: object  # shuffled, for fitting
+    train_eval: object  # in order, for the training accuracy and features
+    val: object
+    info: data.DatasetInfo
+
+
+def load_data(args):
+    """The training and evaluation pipelines of the image folder (raw 0-255 images)."""
+    root = _data_root(args)
+    size = SMOKE["image_size"] if args.smoke else args.image_size
+    batch_size = SMOKE["batch_size"] if args.smoke else args.batch_size
+    common = {"image_size": size, "batch_size": batch_size, "seed": args.seed}
+    in_order = {"shuffle": args.smoke}  # evaluation order; shuffled for the smoke subset
+    train_dir, val_dir = _split_folders(root)
+    if train_dir is not None:
+        train, info = data.from_directory(train_dir, with_info=True, **common)
+        train_eval = data.from_directory(train_dir, **in_order, **common)
+        val = data.from_directory(val_dir, class_names=info.class_names, **in_order, **common)
+    else:
+        split = {"validation_split": args.validation_split, **common}
+        train, info = data.from_directory(root, subset="training", with_info=True, **split)
+        train_eval = data.from_directory(root, subset="training", **in_order, **split)
+        val = data.from_directory(root, subset="validation", **in_order, **split)
+    if info.num_classes < 2:
+        raise ValueError(
+            f"--data must hold at least 2 class folders. Received: {root} with "
+            f"{info.num_classes} ({', '.join(info.class_names)})"
+        )
+    if args.smoke:  # a few batches of shuffled examples, so that every class is there
+        train = train_eval = train.take(SMOKE["batches"])
+        val = val.take(SMOKE["batches"])
+    return Splits(train, train_eval, val, info)
+
+
+def _data_root(args):
+    if args.data is not None:
+        return pathlib.Path(args.data)
+    root = os.environ.get(data.DATA_DIR_ENV)
+    if root and (pathlib.Path(root) / DEFAULT_DATA).is_dir():
+        return pathlib.Path(root) / DEFAULT_DATA
+    raise ValueError(
+        f"--data must name an image folder (or set ${data.DATA_DIR_ENV} to a folder holding "
+        f"{DEFAULT_DATA}/). Received: --data=None"
+    )
+
+
+def _split_folders(root):
+    """`(train, val)` subfolders when the folder is already split, else `(None, None)`."""
+    if not root.is_dir():
+        raise ValueError(f"--data must be a folder. Received: {root}")
+    train = root / "train"
+    for name in ("val", "validation"):
+        if train.is_dir() and (root / name).is_dir():
+            return train, root / name
+    return None, None
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def build_model(args, info, mode):
+    """A `TransferClassifier` for `mode` (uncompiled)."""
+    alpha = args.alpha if args.alpha is not None else SMALLEST_ALPHA.get(args.base)
+    trainable_from = args.trainable_from if mode == "partial" else None
+    if trainable_from is not None:
+        try:
+            trainable_from = float(trainable_from)
+        except ValueError:
+            pass  # a layer name
+    augmentation = None if args.no_augment else image_augmentation(seed=args.seed)
+    return zoo.models.transfer_model(
+        args.base,
+        input_shape=info.input_shape,
+        alpha=alpha,
+        classes=info.num_classes,
+        mode=mode,
+        trainable_from=trainable_from,
+        weights=None if args.weights == "none" else args.weights,
+        dropout=args.dropout,
+        head_units=tuple(args.head_units),
+        augmentation=augmentation,
+        name=f"transfer_{args.base}",
+    )
+
+
+# --- train and evaluate ----------------------------------------------------------------
+
+
+def train_mode(args, splits, mode, run_dir):
+    """Trains one mode from the pretrained start; returns `(model, history, row)`."""
+    model = build_model(args, splits.info, mode)
+    epochs = 1 if args.smoke else args.epochs
+    rate = args.learning_rate if mode == "minimum" else args.fine_tune_learning_rate
+    mode_args = argparse.Namespace(**{**vars(args), "learning_rate": rate})
+    callbacks = training.make_callbacks(run_dir / mode, mode_args)
+    (run_dir / mode).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if args.two_phase and mode != "minimum":
+        history = fine_tune(
+            model, splits.train, splits.val,
+            head_epochs=1 if args.smoke else args.head_epochs, epochs=epochs, mode=mode,
+            trainable_from=model.trainable_from, learning_rate=args.learning_rate,
+            fine_tune_learning_rate=rate, optimizer=_optimizer_factory(args),
+            callbacks=callbacks, verbose=2,
+        )  # fmt: skip
+    else:
+        model.compile(
+            optimizer=training.make_optimizer(mode_args),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        fit = model.fit(
+            splits.train, validation_data=splits.val, epochs=epochs, callbacks=callbacks, verbose=2
+        )
+        history = fit.history
+    seconds = time.perf_counter() - start
+    row = {
+        "epochs": len(history["loss"]),
+        "training_accuracy": model.evaluate(splits.train_eval, verbose=0)[1],
+        "evaluation_accuracy": model.evaluate(splits.val, verbose=0)[1],
+        "seconds": seconds,
+        "trainable_base_layers": len(model.trainable_base_layers),
+    }
+    if args.tta:
+        x_val, y_val = data.as_numpy(splits.val)
+        row["tta_accuracy"] = float(
+            np.mean(analysis.predict_tta(model, x_val, m=args.tta).argmax(-1) == y_val)
+        )
+    return model, history, row
+
+
+def _optimizer_factory(args):
+    def make(rate):
+        return training.make_optimizer(argparse.Namespace(**{**vars(args), "learning_rate": rate}))
+
+    return make
+
+
+def features_svm(args, splits):
+    """Seed 001's feature extraction: frozen-base features, optional PCA, a linear SVM
+    whose C is chosen by cross-validation on the training set; and retrieval of the
+    validation images among the training ones (precision at 5)."""
+    start = time.perf_counter()
+    model = build_model(args, splits.info, "minimum")
+    extractor = model.feature_extractor(args.feature_layer)
+    x_train, y_train = data.as_numpy(splits.train_eval)
+    x_val, y_val = data.as_numpy(splits.val)
+    f_train = analysis.extract_features(extractor, x_train)
+    f_val = analysis.extract_features(extractor, x_val)
+    # The SVM's C by (up to 5-fold) cross-validation on the training features, never val.
+    folds = min(5, int(np.bincount(y_train).min()))
+    svm = analysis.shallow_classifier("svm", pca_components=args.pca, seed=args.seed)
+    if folds >= 2:
+        svm = GridSearchCV(svm, {"svc__C": SVM_C_GRID}, cv=folds)
+    svm.fit(f_train, y_train)
+    indices, _ = analysis.nearest_images(f_train, f_val, k=min(5, len(f_train)))
+    return {
+        "epochs": None,
+        "training_accuracy": float(svm.score(f_train, y_train)),
+        "evaluation_accuracy": float(svm.score(f_val, y_val)),
+        "seconds": time.perf_counter() - start,
+        "feature_size": int(f_train.shape[1]),
+        "svm_C": svm.best_params_["svc__C"] if folds >= 2 else svm.get_params()["svc__C"],
+        "retrieval_precision_at_5": analysis.retrieval_precision(indices, y_train, y_val),
+    }
+
+
+def format_table(rows):
+    """The seed's table (Markdown): a column per mode, rows epochs / training / evaluation."""
+    columns = [key for key in TABLE_COLUMNS if key in rows]
+    lines = [
+        "| | " + " | ".join(TABLE_COLUMNS[key] for key in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    fields = [
+        ("Epochs", "epochs", "{}"),
+        ("Training acc", "training_accuracy", "{:.4f}"),
+        ("Evaluation acc", "evaluation_accuracy", "{:.4f}"),
+    ]
+    if any("tta_accuracy" in rows[key] for key in columns):
+        fields.append(("Evaluation acc, TTA", "tta_accuracy", "{:.4f}"))
+    fields.append(("Wall time (s)", "seconds", "{:.0f}"))
+    for label, field, fmt in fields:
+        cells = [rows[key].get(field) for key in columns]
+        lines.append(
+            f"| {label} | " + " | ".join("-" if c is None else fmt.format(c) for c in cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def run(args, recipe="transfer"):
+    """The whole run. Returns `(best_model, splits, metrics, run_dir)`."""
+    run_dir = training.start_run(recipe, args)
+    splits = load_data(args)
+    modes = MODES if args.mode == "all" else (args.mode,)
+    rows, histories, models = {}, {}, {}
+    for mode in modes:
+        models[mode], histories[mode], rows[mode] = train_mode(args, splits, mode, run_dir)
+    if not args.no_svm:
+        rows["svm"] = features_svm(args, splits)
+    best = max(modes, key=lambda mode: rows[mode]["evaluation_accuracy"])
+    metrics = {
+        "rows": rows,
+        "best_mode": best,
+        "best_evaluation_accuracy": rows[best]["evaluation_accuracy"],
+        "class_names": list(splits.info.class_names),
+    }
+    _write_histories(run_dir, histories)
+    name = args.export_name or f"transfer_{args.base}"
+    path = training.export_run(args, models[best], splits.info, metrics, name)
+    if path is not None and args.tflite:
+        metrics["tflite"] = export_tflite(models[best], splits, path)
+    training.write_json(run_dir / training.METRICS_FILE, metrics)
+    return models[best], splits, metrics, run_dir
+
+
+def export_tflite(model, splits, saved_model_path):
+    """Float and dynamic-range TFLite files beside the SavedModel, with their parity."""
+    x_val, _ = data.as_numpy(splits.val)
+    report = {}
+    for quantize, file_name in ((None, "model_float.tflite"), ("dynamic", "model_dynamic.tflite")):
+        path = export.export_tflite(model, saved_model_path / file_name, quantize=quantize)
+        check = export.verify_tflite(path, model, x_val)
+        report[quantize or "float"] = {
+            "path": str(path),
+            "bytes": path.stat().st_size,
+            "class_agreement": check["class_agreement"],
+            "max_abs_diff": check["max_abs_diff"],
+        }
+    report["size_ratio"] = report["dynamic"]["bytes"] / report["float"]["bytes"]
+    return report
+
+
+def _write_histories(run_dir, histories):
+    """`history.csv` with every mode's columns side by side, and the one-figure curves."""
+    longest = max(len(h["loss"]) for h in histories.values())
+    columns = {"epoch": list(range(longest))}
+    for mode, history in histories.items():
+        for key, values in history.items():
+            if key != "phase":
+                columns[f"{mode}_{key}"] = [*values, *[float("nan")] * (longest - len(values))]
+    lines = [",".join(columns)]
+    lines += [",".join(str(values[i]) for values in columns.values()) for i in range(longest)]
+    (run_dir / training.HISTORY_FILE).write_text("\n".join(lines) + "\n")
+    plot_runs(histories, run_dir / training.CURVES_FILE, title="total / partial / minimum")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _, _, metrics, run_dir = run(args)
+    print(format_table(metrics["rows"]))
+    print(f"best: {metrics['best_mode']}  run folder: {run_dir}")
+    if "export_path" in metrics:
+        print(f"exported to {metrics['export_path']}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
