@@ -63,6 +63,11 @@ def build_parser():
     )
     parser.add_argument("--weights", default="imagenet", help="imagenet, none, or a .h5 path")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument(
+        "--no-crop",
+        action="store_true",
+        help="squash whole images to the input size (default: centre crop, then resize)",
+    )
     parser.add_argument("--mode", choices=MODE_CHOICES, default="all")
     parser.add_argument(
         "--trainable-from", default=None, help="partial mode: a base layer name or a fraction"
@@ -82,11 +87,16 @@ def build_parser():
     )
     parser.add_argument("--head-epochs", type=int, default=5)
     parser.add_argument("--no-augment", action="store_true", help="no flips/rotations/zooms")
+    parser.add_argument("--rotation", type=float, default=0.1, help="augmentation: turns")
+    parser.add_argument("--zoom", type=float, default=0.1, help="augmentation: max zoom")
+    parser.add_argument("--contrast", type=float, default=0.1, help="augmentation: contrast")
     parser.add_argument("--tta", type=int, default=0, help="also evaluate with m TTA copies")
     parser.add_argument("--no-svm", action="store_true", help="skip the features + SVM baseline")
     parser.add_argument("--feature-layer", default=None, help="base layer for the SVM features")
     parser.add_argument("--pca", type=int, default=None, help="PCA components before the SVM")
-    parser.add_argument("--tflite", action="store_true", help="also export TFLite (float, int8)")
+    parser.add_argument(
+        "--tflite", action="store_true", help="also export TFLite (float, dynamic-range, float16)"
+    )
     parser.add_argument("--export-name", default=None, help="default: transfer_<base>")
     training.add_training_args(
         parser, epochs=30, batch_size=32, learning_rate=1e-3, lr_schedule="none", patience=5
@@ -110,7 +120,12 @@ def load_data(args):
     root = _data_root(args)
     size = SMOKE["image_size"] if args.smoke else args.image_size
     batch_size = SMOKE["batch_size"] if args.smoke else args.batch_size
-    common = {"image_size": size, "batch_size": batch_size, "seed": args.seed}
+    common = {
+        "image_size": size,
+        "batch_size": batch_size,
+        "seed": args.seed,
+        "crop_to_aspect_ratio": not args.no_crop,
+    }
     in_order = {"shuffle": args.smoke}  # evaluation order; shuffled for the smoke subset
     train_dir, val_dir = _split_folders(root)
     if train_dir is not None:
@@ -168,7 +183,11 @@ def build_model(args, info, mode):
             trainable_from = float(trainable_from)
         except ValueError:
             pass  # a layer name
-    augmentation = None if args.no_augment else image_augmentation(seed=args.seed)
+    augmentation = None
+    if not args.no_augment:
+        augmentation = image_augmentation(
+            rotation=args.rotation, zoom=args.zoom, contrast=args.contrast, seed=args.seed
+        )
     return zoo.models.transfer_model(
         args.base,
         input_shape=info.input_shape,
@@ -319,10 +338,12 @@ def run(args, recipe="transfer"):
 
 
 def export_tflite(model, splits, saved_model_path):
-    """Float and dynamic-range TFLite files beside the SavedModel, with their parity."""
+    """Float, dynamic-range and float16 TFLite files beside the SavedModel, with their
+    size and parity against the Keras model on the validation images."""
     x_val, _ = data.as_numpy(splits.val)
     report = {}
-    for quantize, file_name in ((None, "model_float.tflite"), ("dynamic", "model_dynamic.tflite")):
+    for quantize in (None, "dynamic", "float16"):
+        file_name = f"model_{quantize or 'float'}.tflite"
         path = export.export_tflite(model, saved_model_path / file_name, quantize=quantize)
         check = export.verify_tflite(path, model, x_val)
         report[quantize or "float"] = {
@@ -332,6 +353,7 @@ def export_tflite(model, splits, saved_model_path):
             "max_abs_diff": check["max_abs_diff"],
         }
     report["size_ratio"] = report["dynamic"]["bytes"] / report["float"]["bytes"]
+    report["float16_size_ratio"] = report["float16"]["bytes"] / report["float"]["bytes"]
     return report
 
 

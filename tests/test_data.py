@@ -120,6 +120,18 @@ def test_from_directory_validation_split_is_disjoint(tmp_path, rng):
     assert not {a.tobytes() for a in train} & {b.tobytes() for b in val}
 
 
+def test_from_directory_crops_to_the_aspect_ratio_instead_of_squashing(tmp_path):
+    (tmp_path / "a").mkdir()
+    wide = np.zeros((10, 30, 3), dtype=np.uint8)
+    wide[:, 10:20] = 255  # a white centre square between black side bands
+    (tmp_path / "a" / "wide.png").write_bytes(tf.io.encode_png(wide).numpy())
+    kwargs = {"image_size": 10, "shuffle": False}
+    cropped = data.as_numpy(data.from_directory(tmp_path, crop_to_aspect_ratio=True, **kwargs))
+    squashed = data.as_numpy(data.from_directory(tmp_path, **kwargs))
+    np.testing.assert_array_equal(cropped[0][0], 255.0)  # only the centre square is left
+    assert squashed[0][0].min() == 0.0  # the bands were squeezed in
+
+
 def test_from_directory_errors(tmp_path):
     with pytest.raises(ValueError, match="path must be a folder"):
         data.from_directory(tmp_path / "missing")

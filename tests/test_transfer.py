@@ -95,6 +95,29 @@ def test_inception_resnet_v2_partial_trains_from_its_last_reduction_block(incept
     assert inception.trainable_base_layers == []
 
 
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_every_base_trains_in_every_mode_and_only_its_trainable_weights_move(base, inception, rng):
+    model = inception if base == "inception_resnet_v2" else small(base)
+    x, y = images(rng, 2), np.array([0, 0])  # one class, so that the head's bias must move
+    for mode in ("minimum", "partial", "total"):
+        model.set_mode(mode)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        trainable = {id(v) for v in model.trainable_weights}
+        frozen = [(v, v.numpy().copy()) for v in model.weights if id(v) not in trainable]
+        head = model.get_layer(f"{model.name}_predictions").bias  # random bases: ~0 features
+        before = head.numpy().copy()
+        loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
+        assert np.isfinite(loss), mode
+        assert not np.array_equal(head.numpy(), before), mode
+        for variable, value in frozen:  # frozen layers and BN statistics
+            np.testing.assert_array_equal(
+                variable.numpy(), value, err_msg=f"{mode} {variable.path}"
+            )
+        n_base = len(model.trainable_base_layers)
+        assert (n_base == 0) == (mode == "minimum"), mode
+    model.set_mode("minimum")
+
+
 def test_trainable_from_a_layer_name_or_a_fraction():
     model = small(mode="partial", trainable_from="conv_pw_13")
     assert model.trainable_base_layers == ["conv_pw_13", "conv_pw_13_bn"]
@@ -382,6 +405,9 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     assert set(outputs) == {"probabilities", "class_id"}
     np.testing.assert_allclose(outputs["probabilities"], np.asarray(model(x)), atol=0.1)
     assert quantized.stat().st_size < 0.6 * float_path.stat().st_size
+    half = export_tflite(model, tmp_path / "model_fp16.tflite", quantize="float16")
+    assert verify_tflite(half, model, x, atol=1e-2)["class_agreement"] == 1.0
+    assert half.stat().st_size < 0.6 * float_path.stat().st_size
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export_tflite(model, float_path)
     with pytest.raises(ValueError, match="quantize must be.*'int4'"):
@@ -432,3 +458,15 @@ def test_recipe_prints_the_table_and_exports_tflite(in_tmp, rng, capsys):
     assert metrics["tflite"]["size_ratio"] < 0.6
     export = in_tmp / metrics["export_path"]
     assert (export / "saved_model.pb").is_file() and (export / "model_dynamic.tflite").is_file()
+
+
+def test_a_custom_base_needs_an_explicit_partial_boundary():
+    from zoo.models import TransferClassifier
+
+    base = keras.applications.MobileNet(
+        input_shape=(32, 32, 3), alpha=0.25, include_top=False, weights=None
+    )
+    model = TransferClassifier(base, 3, mode="minimum")
+    with pytest.raises(ValueError, match="needs trainable_from.*frozen_through=None"):
+        model.set_mode("partial")
+    assert model.set_mode("partial", "conv_pw_13").trainable_base_layers[0] == "conv_pw_13"

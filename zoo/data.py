@@ -213,6 +213,7 @@ def from_directory(
     subset=None,
     seed=None,
     cache=True,
+    crop_to_aspect_ratio=False,
     with_info=False,
 ):
     """Loads your own images, one subfolder per class, as Keras' `image_dataset_from_directory`.
@@ -234,6 +235,9 @@ def from_directory(
         subset: "training" or "validation" with `validation_split`.
         seed: Seed of the validation split and of shuffling.
         cache: Cache decoded images in memory after the first epoch. Defaults to True.
+        crop_to_aspect_ratio: Crop the largest centred region of `image_size`'s aspect
+            ratio before resizing, instead of squashing the whole image (as Keras').
+            Defaults to False.
         with_info: Also return the `DatasetInfo`.
 
     Returns:
@@ -256,7 +260,8 @@ def from_directory(
     if validation_split is not None:
         files, labels = _hold_out(files, labels, validation_split, subset, seed)
     decoded = tf.data.Dataset.from_tensor_slices((files, labels)).map(
-        lambda f, y: (_read_image(f, size), y), num_parallel_calls=tf.data.AUTOTUNE
+        lambda f, y: (_read_image(f, size, crop_to_aspect_ratio), y),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     offset, scale = _normalization(normalize, decoded.map(lambda x, y: x))
     info = DatasetInfo(
@@ -492,9 +497,22 @@ def _decodes(path):
         return False
 
 
-def _read_image(path, size):
+def _read_image(path, size, crop_to_aspect_ratio=False):
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    if crop_to_aspect_ratio:
+        image = _centre_crop(image, size[0] / size[1])
     return _resize_uint8(image, size)
+
+
+def _centre_crop(image, aspect):
+    """The largest centred crop of `image` with height / width = `aspect`."""
+    height = tf.cast(tf.shape(image)[0], "float32")
+    width = tf.cast(tf.shape(image)[1], "float32")
+    crop_h = tf.cast(tf.minimum(height, width * aspect), "int32")
+    crop_w = tf.cast(tf.minimum(width, height / aspect), "int32")
+    top = (tf.shape(image)[0] - crop_h) // 2
+    left = (tf.shape(image)[1] - crop_w) // 2
+    return image[top : top + crop_h, left : left + crop_w]
 
 
 def _resize_uint8(image, size):

@@ -242,6 +242,12 @@ class TransferClassifier(keras.Model):
         if mode == "minimum":
             return len(names)
         if trainable_from is None:
+            if self.frozen_through not in names:
+                raise ValueError(
+                    "mode='partial' needs trainable_from for a base without a default "
+                    "boundary. Received: trainable_from=None, "
+                    f"frozen_through={self.frozen_through!r}"
+                )
             return names.index(self.frozen_through) + 1
         if isinstance(trainable_from, str):
             if trainable_from not in names:
