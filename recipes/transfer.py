@@ -10,7 +10,10 @@ optionally TensorFlow Lite).
 
 The image folder holds `train/` and `val/` (or `validation/`) subfolders with one folder
 per class inside, like PyTorch's ants/bees set; a folder of class folders alone is split
-with `--validation-split`.
+with `--validation-split`. Images are centre-cropped to the input's aspect ratio, then
+resized (`--no-crop` squashes them instead). Each mode's `history.csv` and `best.keras`
+go to `<run folder>/<mode>/`; the run folder's `history.csv` holds every mode's columns
+side by side and `learning_curves.png` draws them in one figure.
 
     python -m recipes.transfer --data $ZOO_DATA_DIR/hymenoptera_data --base mobilenet --mode all
     python -m recipes.transfer --data photos/ --mode partial --two-phase --tta 8 --tflite
@@ -228,6 +231,7 @@ def train_mode(args, splits, mode, run_dir):
             optimizer=training.make_optimizer(mode_args),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            run_eagerly=args.smoke,  # two batches: tracing would take longer than running
         )
         fit = model.fit(
             splits.train, validation_data=splits.val, epochs=epochs, callbacks=callbacks, verbose=2
@@ -344,7 +348,9 @@ def export_tflite(model, splits, saved_model_path):
     report = {}
     for quantize in (None, "dynamic", "float16"):
         file_name = f"model_{quantize or 'float'}.tflite"
-        path = export.export_tflite(model, saved_model_path / file_name, quantize=quantize)
+        path = export.export_tflite(
+            saved_model_path, saved_model_path / file_name, quantize=quantize
+        )
         check = export.verify_tflite(path, model, x_val)
         report[quantize or "float"] = {
             "path": str(path),

@@ -101,7 +101,12 @@ def test_every_base_trains_in_every_mode_and_only_its_trainable_weights_move(bas
     x, y = images(rng, 2), np.array([0, 0])  # one class, so that the head's bias must move
     for mode in ("minimum", "partial", "total"):
         model.set_mode(mode)
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        # Eagerly: tracing Inception-ResNet-v2's training step three times costs ~30 s.
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss="sparse_categorical_crossentropy",
+            run_eagerly=True,
+        )
         trainable = {id(v) for v in model.trainable_weights}
         frozen = [(v, v.numpy().copy()) for v in model.weights if id(v) not in trainable]
         head = model.get_layer(f"{model.name}_predictions").bias  # random bases: ~0 features
@@ -395,8 +400,8 @@ def test_predict_tta_averages_m_augmented_predictions(rng, weights_file):
 
 
 def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
-    model = small(mode="partial", input_shape=(96, 96, 3))
-    x = images(rng, 5, 96)
+    model = small(mode="partial", input_shape=(32, 32, 3))
+    x = images(rng, 5, 32)
     float_path = export_tflite(model, tmp_path / "model.tflite")
     quantized = export_tflite(model, tmp_path / "model_int8.tflite", quantize="dynamic")
     report = verify_tflite(float_path, model, x)
@@ -405,15 +410,14 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     assert set(outputs) == {"probabilities", "class_id"}
     np.testing.assert_allclose(outputs["probabilities"], np.asarray(model(x)), atol=0.1)
     assert quantized.stat().st_size < 0.6 * float_path.stat().st_size
-    half = export_tflite(model, tmp_path / "model_fp16.tflite", quantize="float16")
-    assert verify_tflite(half, model, x, atol=1e-2)["class_agreement"] == 1.0
-    assert half.stat().st_size < 0.6 * float_path.stat().st_size
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export_tflite(model, float_path)
     with pytest.raises(ValueError, match="quantize must be.*'int4'"):
         export_tflite(model, tmp_path / "other.tflite", quantize="int4")
     with pytest.raises(ValueError, match="path must end in .tflite"):
         export_tflite(model, tmp_path / "model.bin")
+    with pytest.raises(ValueError, match="a Keras model or an export folder"):
+        export_tflite(tmp_path, tmp_path / "from_folder.tflite")
 
 
 # --- the recipe ----------------------------------------------------------------------
@@ -448,14 +452,16 @@ def test_recipe_prints_the_table_and_exports_tflite(in_tmp, rng, capsys):
         _write_images(in_tmp / "photos" / name, 12, rng)
     metrics = transfer.main(
         ["--data", str(in_tmp / "photos"), "--smoke", "--weights", "none", "--mode", "minimum",
-         "--tflite", "--tta", "2", "--validation-split", "0.5"]
+         "--no-svm", "--tflite", "--tta", "2", "--validation-split", "0.5"]
     )  # fmt: skip
     table = capsys.readouterr().out
-    for label in ("| | Minimum | Features + SVM |", "Epochs", "Training acc", "Evaluation acc"):
+    for label in ("| | Minimum |", "Epochs", "Training acc", "Evaluation acc", "TTA"):
         assert label in table
     assert metrics["best_mode"] == "minimum"
     assert metrics["tflite"]["float"]["class_agreement"] == 1.0
     assert metrics["tflite"]["size_ratio"] < 0.6
+    assert metrics["tflite"]["float16"]["class_agreement"] == 1.0
+    assert metrics["tflite"]["float16_size_ratio"] < 0.6
     export = in_tmp / metrics["export_path"]
     assert (export / "saved_model.pb").is_file() and (export / "model_dynamic.tflite").is_file()
 

@@ -22,6 +22,7 @@ Example:
 
 import datetime
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -94,9 +95,17 @@ def export(
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for endpoint, dtype in (("serving_default", tf.float32), ("serve_uint8", tf.uint8)):
-        spec = tf.TensorSpec((None, *raw_shape), dtype, name="images")
-        archive.add_endpoint(endpoint, serve, input_signature=[spec])
+    serve_float = archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec((None, *raw_shape), tf.float32, name="images")],
+    )
+    # The uint8 signature calls the float one, so the model is traced (and stored) once.
+    archive.add_endpoint(
+        "serve_uint8",
+        lambda images: serve_float(tf.cast(images, tf.float32)),
+        input_signature=[tf.TensorSpec((None, *raw_shape), tf.uint8, name="images")],
+    )
 
     root.mkdir(parents=True, exist_ok=True)
     # Write next to the target, then move into place: a failed export leaves no half version.
@@ -118,9 +127,10 @@ def serving_outputs(model, x):
     if hasattr(model, "serving_outputs"):
         return model.serving_outputs(x)
     probabilities = model(x, training=False)
+    # tf.argmax, not keras.ops.argmax: the latter adds an op TFLite lacks (BitwiseAnd).
     return {
         "probabilities": probabilities,
-        "class_id": keras.ops.cast(keras.ops.argmax(probabilities, axis=-1), "int32"),
+        "class_id": tf.argmax(probabilities, axis=-1, output_type=tf.int32),
     }
 
 
@@ -237,13 +247,15 @@ def export_tflite(model, path, *, quantize=None, info=None, overwrite=False):
     `class_id`).
 
     Args:
-        model: The Keras model, as for `export`.
+        model: The Keras model, as for `export`; or the folder of an existing export
+            (from `export`), whose `serving_default` signature is converted as it is.
         path: The `.tflite` file to write.
         quantize: None (default: float32 weights), "dynamic" (dynamic-range
             quantisation: int8 weights, activations quantised on the fly by the int8
             kernels; about 3x smaller) or "float16" (float16 weights, float32 compute;
             half the size, nearly exact).
-        info: Optional `zoo.data.DatasetInfo` whose preprocessing is baked in.
+        info: Optional `zoo.data.DatasetInfo` whose preprocessing is baked in (for a
+            Keras model; an export has its own).
         overwrite: Replace an existing file. Defaults to False.
 
     Returns:
@@ -258,26 +270,19 @@ def export_tflite(model, path, *, quantize=None, info=None, overwrite=False):
         raise ValueError(f"path must end in .tflite. Received: path={str(path)!r}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-    raw_shape = tuple(info.raw_shape) if info else tuple(model.input_shape[1:])
-    preprocessing = info.preprocessing() if info else None
-
-    def serve(images):
-        x = preprocessing(images) if preprocessing is not None else images
-        outputs = dict(serving_outputs(model, x))
-        if "class_id" in outputs:  # keras.ops.argmax needs an op TFLite lacks (BitwiseAnd)
-            outputs["class_id"] = tf.argmax(outputs["probabilities"], axis=-1, output_type=tf.int32)
-        return outputs
-
-    # Through a SavedModel: converting the concrete function directly keeps the weights as
+    # Through a SavedModel: converting a concrete function directly keeps the weights as
     # uninitialised resource variables (the flatbuffer then predicts NaN).
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    spec = tf.TensorSpec((None, *raw_shape), tf.float32, name="images")
-    archive.add_endpoint("serving_default", serve, input_signature=[spec])
     with tempfile.TemporaryDirectory() as scratch:
-        archive.write_out(scratch, verbose=False)
+        if isinstance(model, (str, os.PathLike)):
+            source = pathlib.Path(model)
+            if not (source / "saved_model.pb").is_file():
+                raise ValueError(
+                    f"model must be a Keras model or an export folder. Received: {model}"
+                )
+        else:
+            source = export(model, "model", 1, base_dir=scratch, info=info)
         converter = tf.lite.TFLiteConverter.from_saved_model(
-            scratch, signature_keys=["serving_default"]
+            str(source), signature_keys=["serving_default"]
         )
         if quantize is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
