@@ -214,7 +214,7 @@ def train_mode(args, splits, mode, run_dir):
     model = build_model(args, splits.info, mode)
     epochs = 1 if args.smoke else args.epochs
     rate = args.learning_rate if mode == "minimum" else args.fine_tune_learning_rate
-    mode_args = argparse.Namespace(**{**vars(args), "learning_rate": rate})
+    mode_args = _with_rate(args, rate)
     callbacks = training.make_callbacks(run_dir / mode, mode_args)
     (run_dir / mode).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -223,7 +223,8 @@ def train_mode(args, splits, mode, run_dir):
             model, splits.train, splits.val,
             head_epochs=1 if args.smoke else args.head_epochs, epochs=epochs, mode=mode,
             trainable_from=model.trainable_from, learning_rate=args.learning_rate,
-            fine_tune_learning_rate=rate, optimizer=_optimizer_factory(args),
+            fine_tune_learning_rate=rate,
+            optimizer=lambda r: training.make_optimizer(_with_rate(args, r)),
             callbacks=callbacks, verbose=2,
         )  # fmt: skip
     else:
@@ -253,11 +254,9 @@ def train_mode(args, splits, mode, run_dir):
     return model, history, row
 
 
-def _optimizer_factory(args):
-    def make(rate):
-        return training.make_optimizer(argparse.Namespace(**{**vars(args), "learning_rate": rate}))
-
-    return make
+def _with_rate(args, rate):
+    """`args` with another learning rate (for the optimizer and its schedule)."""
+    return argparse.Namespace(**{**vars(args), "learning_rate": rate})
 
 
 def features_svm(args, splits):
