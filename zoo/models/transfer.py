@@ -65,7 +65,6 @@ class BaseSpec:
         min_size: Smallest input height and width the base accepts.
         default_size: The input size of its ImageNet training.
         frozen_through: Partial mode: the last frozen layer; every later layer trains.
-        partial_block: The block partial mode trains from, in words (for the docs).
         early_layer: A mid-network layer whose features are more generic (seed 001's
             "small and different" case).
         weights_file: `(alpha, rows) -> file name` of Keras' ImageNet no-top weights.
@@ -76,25 +75,25 @@ class BaseSpec:
     min_size: int
     default_size: int
     frozen_through: str
-    partial_block: str
     early_layer: str
     weights_file: object
     alphas: tuple | None = None
 
 
 BASES = {
+    # Partial mode trains from the last stride-2 block (conv_dw_12).
     "mobilenet": BaseSpec(
-        "MobileNet", 32, 224, "conv_pw_11_relu", "the last stride-2 block (conv_dw_12)",
-        "conv_pw_6_relu", _mobilenet_file, (0.25, 0.5, 0.75, 1.0),
+        "MobileNet", 32, 224, "conv_pw_11_relu", "conv_pw_6_relu", _mobilenet_file,
+        (0.25, 0.5, 0.75, 1.0),
     ),
+    # Partial mode trains from the last stride-2 block (block_13).
     "mobilenet_v2": BaseSpec(
-        "MobileNetV2", 32, 224, "block_12_add", "the last stride-2 block (block_13)",
-        "block_6_expand_relu", _mobilenet_v2_file, (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+        "MobileNetV2", 32, 224, "block_12_add", "block_6_expand_relu", _mobilenet_v2_file,
+        (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
     ),
+    # Partial mode trains from the last reduction block (Reduction-B, mixed_7a).
     "inception_resnet_v2": BaseSpec(
-        "InceptionResNetV2", 75, 299, "block17_20_ac",
-        "the last reduction block (Reduction-B, mixed_7a)", "mixed_6a",
-        _inception_resnet_v2_file,
+        "InceptionResNetV2", 75, 299, "block17_20_ac", "mixed_6a", _inception_resnet_v2_file,
     ),
 }  # fmt: skip
 # All three scale pixels to [-1, 1] (`preprocess_input` in "tf" mode).
