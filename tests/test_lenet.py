@@ -25,15 +25,39 @@ def test_lenet5_has_the_papers_layers_and_parameter_counts():
     assert _layer(model, "c5").output.shape[1:] == (1, 1, 120)
 
 
-def test_c3_maps_ignore_the_s2_maps_table_one_leaves_out():
+# LeCun, Bottou, Bengio & Haffner 1998, Table I, written out as printed: row i is S2 map i,
+# column j is C3 map j, an X marks a connection.
+PAPER_TABLE_I = """
+X...XXX..XXXX.XX
+XX...XXX..XXXX.X
+XXX...XXX..X.XXX
+.XXX..XXXX..X.XX
+..XXX..XXXX.XX.X
+...XXX..XXXX.XXX
+"""
+
+
+def _paper_table():
+    rows = PAPER_TABLE_I.split()
+    return np.array([[char == "X" for char in row] for row in rows])
+
+
+def test_c3_table_is_table_one_of_the_paper():
+    table = _paper_table()
+    assert table.shape == (6, 16) and table.sum() == 60
+    np.testing.assert_array_equal(np.asarray(zoo.layers.LENET5_C3_TABLE, bool), table)
+
+
+def test_each_c3_map_reads_exactly_the_s2_maps_table_one_lists():
     model = zoo.create_model("lenet5")
     c3 = _layer(model, "c3")
-    x = tf.Variable(np.random.default_rng(0).normal(size=(1, 14, 14, 6)).astype("float32"))
+    x = tf.constant(np.random.default_rng(0).normal(size=(1, 14, 14, 6)).astype("float32"))
     with tf.GradientTape() as tape:
-        y = c3(x)[..., 0]  # C3 map 0 reads S2 maps 0, 1, 2 only
-    grad = tape.gradient(y, x).numpy()
-    assert np.abs(grad[..., :3]).sum() > 0
-    assert np.abs(grad[..., 3:]).sum() == 0
+        tape.watch(x)
+        maps = tf.reduce_sum(c3(x), axis=(0, 1, 2))  # one number per C3 map
+    jacobian = tape.jacobian(maps, x).numpy()  # (16, 1, 14, 14, 6)
+    reads = np.abs(jacobian).sum(axis=(1, 2, 3)) > 0  # (C3 map, S2 map)
+    np.testing.assert_array_equal(reads.T, _paper_table())
 
 
 def test_masked_c3_weights_get_no_gradient():
@@ -98,8 +122,14 @@ def test_rbf_head_outputs_probabilities_from_distances():
     rbf = _layer(model, "rbf")
     assert not rbf.trainable_weights  # fixed prototypes, as in the paper
     assert set(np.unique(np.asarray(rbf.prototypes))) == {-1.0, 1.0}
-    y = np.asarray(model(np.zeros((2, 28, 28, 1), "float32")))
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
+    f6 = keras.Model(model.input, _layer(model, "f6").output)
+    features = np.asarray(f6(x), "float64")
+    prototypes = np.asarray(rbf.prototypes, "float64")  # (84, classes)
+    distances = ((features[:, :, None] - prototypes[None]) ** 2).sum(axis=1)
+    logits = -distances - (-distances).max(axis=1, keepdims=True)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-4, atol=1e-6)
 
 
 def test_bad_head_and_dropout_name_the_value():

@@ -38,15 +38,6 @@ def _all_states(n):
     return np.array(list(itertools.product((0.0, 1.0), repeat=n)), "float32")
 
 
-def test_free_energy_and_log_partition_match_brute_force_sums():
-    rbm = _random_rbm(4, 3)
-    v, h = _all_states(4), _all_states(3)
-    energies = np.array([[float(rbm.energy(vi[None], hj[None])[0]) for hj in h] for vi in v])
-    free = -np.log(np.exp(-energies).sum(axis=1))
-    np.testing.assert_allclose(np.asarray(rbm.free_energy(v)), free, rtol=1e-5)
-    assert exact_log_partition(rbm) == pytest.approx(np.log(np.exp(-energies).sum()), rel=1e-6)
-
-
 def test_cd_loss_gradient_is_the_cd_update(rng):
     rbm = _random_rbm(5, 3, seed=1)
     v = tf.constant((rng.uniform(size=(8, 5)) < 0.5).astype("float32"))
@@ -147,7 +138,8 @@ def test_ais_agrees_with_the_exact_log_partition_on_small_rbms(seed, rng):
     exact = exact_log_partition(rbm)
     estimate = ais_log_likelihood(rbm, data, runs=100, betas=2000, seed=seed)
     assert estimate["log_z"] == pytest.approx(exact, abs=0.1)
-    assert estimate["log_z_low"] <= estimate["log_z"] <= estimate["log_z_high"]
+    assert estimate["log_z_low"] <= exact <= estimate["log_z_high"]  # three standard errors
+    assert estimate["log_z_high"] - estimate["log_z_low"] < 0.5
     exact_log_prob = -float(np.mean(rbm.free_energy(data))) - exact
     assert estimate["mean_log_prob"] == pytest.approx(exact_log_prob, abs=0.1)
 
@@ -210,11 +202,13 @@ def test_pretraining_trains_each_rbm_on_the_hidden_probabilities_below(digits):
     stack = zoo.create_model("dbn", input_shape=(8, 8, 1), hidden=(32, 16), seed=0)
     flat = digits.reshape(len(digits), -1)
     before = reconstruction_error(stack.rbms[0], flat)
-    seen = []
+    seen, visible_biases = [], []
 
     class Inputs(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             seen.append(self.model.input_shape[-1])
+            rbm = self.model.layers[-1]
+            visible_biases.append(np.asarray(rbm.visible_bias).copy())
 
     histories = pretrain(
         stack, digits, epochs=[8, 4], batch_size=20, validation_data=digits[:200],
@@ -226,9 +220,14 @@ def test_pretraining_trains_each_rbm_on_the_hidden_probabilities_below(digits):
     assert len(top) == 4 and top[-1] < top[0]
     assert histories[0].history["momentum"] == [0.5] * 5 + [0.9] * 3
     assert "free_energy_gap" in histories[0].history
-    # the second RBM saw P(h | v) of the first: its visible biases start at their logits
+    # the first RBM's visible biases start at the logits of the pixels' means (the guide)
+    p = np.clip(flat.mean(axis=0), 0.01, 0.99)
+    np.testing.assert_allclose(visible_biases[0], np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)
+    # the second RBM trained on P(h | v) of the first: its monitor measured exactly those
     h1 = np.asarray(stack.rbms[0].hidden_probabilities(flat))
-    assert 0.0 < h1.min() and h1.max() < 1.0
+    assert top[-1] == pytest.approx(reconstruction_error(stack.rbms[1], h1), rel=1e-6)
+    binary_h1 = (h1 > 0.5).astype("float32")  # samples instead of probabilities would differ
+    assert top[-1] != pytest.approx(reconstruction_error(stack.rbms[1], binary_h1), rel=1e-3)
 
 
 def test_an_rbm_loss_in_a_stack_does_not_train_the_rbms_below(rng):
@@ -308,8 +307,7 @@ def test_samples_and_reconstructions_have_the_input_shape(digits):
     assert stack.sample(digits[:3], steps=5).shape == (3, 8, 8, 1)
     assert stack.reconstruct(digits[:3]).shape == (3, 8, 8, 1)
     single = zoo.create_model("rbm", input_shape=(8, 8, 1), units=16)
-    samples = np.asarray(single.sample(digits[:4], steps=3))
-    assert samples.shape == (4, 8, 8, 1) and 0 <= samples.min() and samples.max() <= 1
+    assert single.sample(digits[:4], steps=3).shape == (4, 8, 8, 1)
 
 
 def test_bernoulli_data_outside_zero_one_is_refused_or_fixed_on_request(digits):
@@ -389,3 +387,162 @@ def test_mean_field_cd_reconstructs_visible_probabilities(rng):
     assert float(rbm.contrastive_divergence(v)) == pytest.approx(float(expected), rel=1e-5)
     with pytest.raises(ValueError, match="mean_field_visible.*persistent_chains=4"):
         RBM(3, mean_field_visible=True, persistent_chains=4)
+
+
+# --- exact small cases, computed by hand in numpy (independent of the layer's own code) ---
+
+
+def _np_params(rbm):
+    kernel = np.asarray(rbm.kernel, "float64")
+    b = np.asarray(rbm.visible_bias, "float64")
+    c = np.asarray(rbm.hidden_bias, "float64")
+    return kernel, b, c
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _bernoulli_energy(v, h, kernel, b, c):
+    """E(v, h) = -v.b - h.c - v W h, every v against every h: shape (len(v), len(h))."""
+    return -(v @ b)[:, None] - (h @ c)[None, :] - v @ kernel @ h.T
+
+
+def test_bernoulli_energy_free_energy_and_partition_function_by_hand():
+    rbm = _random_rbm(4, 3)
+    kernel, b, c = _np_params(rbm)
+    v, h = _all_states(4).astype("float64"), _all_states(3).astype("float64")
+    energies = _bernoulli_energy(v, h, kernel, b, c)
+    pairs = [(i, j) for i in range(16) for j in range(8)]
+    v32, h32 = v.astype("float32"), h.astype("float32")
+    got = np.asarray(rbm.energy(v32[[i for i, _ in pairs]], h32[[j for _, j in pairs]]))
+    np.testing.assert_allclose(got, [energies[i, j] for i, j in pairs], rtol=1e-5, atol=1e-5)
+    # F(v) = -log sum_h exp(-E(v, h)), and its closed form -v.b - sum_j log(1 + e^{c_j + vW_j})
+    free = -np.log(np.exp(-energies).sum(axis=1))
+    np.testing.assert_allclose(free, -v @ b - np.log1p(np.exp(c + v @ kernel)).sum(1))
+    np.testing.assert_allclose(np.asarray(rbm.free_energy(v32)), free, rtol=1e-5, atol=1e-5)
+    log_z = np.log(np.exp(-energies).sum())
+    assert exact_log_partition(rbm) == pytest.approx(log_z, rel=1e-6)
+    # P(h_j = 1 | v) and P(v_i = 1 | h) from the joint table, marginalising by hand
+    joint = np.exp(-energies)
+    p_h = np.stack([(joint * h[None, :, j]).sum(1) / joint.sum(1) for j in range(3)], axis=1)
+    np.testing.assert_allclose(np.asarray(rbm.hidden_probabilities(v32)), p_h, rtol=1e-5)
+    p_v = np.stack([(joint * v[:, i, None]).sum(0) / joint.sum(0) for i in range(4)], axis=1)
+    np.testing.assert_allclose(np.asarray(rbm.visible_mean(h32)), p_v, rtol=1e-5)
+
+
+def _gaussian_rbm(rng, n_visible=4, units=3):
+    rbm = _random_rbm(n_visible, units, visible="gaussian", learn_sigma=True)
+    sigma = np.array([0.5, 2.0, 1.5, 0.8])[:n_visible]
+    rbm.log_sigma.assign(np.log(sigma))
+    return rbm, sigma
+
+
+def test_gaussian_energy_and_conditionals_with_sigma_not_one_by_hand(rng):
+    rbm, sigma = _gaussian_rbm(rng)
+    kernel, b, c = _np_params(rbm)
+    v = rng.normal(0.0, 2.0, size=(6, 4)).astype("float32")
+    h = _all_states(3)
+    # Cho, Ilin & Raiko 2011: E = sum_i (v_i - b_i)^2 / (2 s_i^2) - h.c - sum_ij v_i/s_i^2 W_ij h_j
+    energies = (
+        (((v - b) ** 2) / (2 * sigma**2)).sum(1)[:, None]
+        - (h @ c)[None, :]
+        - (v / sigma**2) @ kernel @ h.T
+    )
+    for j in range(len(h)):
+        got = np.asarray(rbm.energy(v, np.tile(h[j], (6, 1))))
+        np.testing.assert_allclose(got, energies[:, j], rtol=1e-4, atol=1e-4)
+    free = -np.log(np.exp(-energies).sum(axis=1))
+    np.testing.assert_allclose(np.asarray(rbm.free_energy(v)), free, rtol=1e-4, atol=1e-4)
+    # P(h_j = 1 | v) = sigmoid(c_j + sum_i W_ij v_i / s_i^2)
+    expected_h = _np_sigmoid(c + (v / sigma**2) @ kernel)
+    np.testing.assert_allclose(rbm.hidden_probabilities(v), expected_h, rtol=1e-5, atol=1e-6)
+    # p(v | h) is Gaussian with mean b + W h and standard deviation s: the energy is a
+    # quadratic in v whose curvature gives 1/s^2 and whose minimum is at the mean.
+    mean = b + h @ kernel.T
+    np.testing.assert_allclose(rbm.visible_mean(h), mean, rtol=1e-5, atol=1e-5)
+    many = np.repeat(h[5:6], 20000, axis=0).astype("float32")
+    samples = np.asarray(rbm.sample_visible(many))
+    np.testing.assert_allclose(samples.mean(0), mean[5], atol=0.05)
+    np.testing.assert_allclose(samples.std(0), sigma, rtol=0.03)
+
+
+def _transition(rbm):
+    """The visible chain of one Gibbs step, T[v, v'] = sum_h P(h | v) P(v' | h), by hand."""
+    kernel, b, c = _np_params(rbm)
+    v, h = _all_states(kernel.shape[0]).astype("float64"), _all_states(kernel.shape[1])
+    p_h1 = _np_sigmoid(c + v @ kernel)  # (V, units)
+    p_h = np.prod(np.where(h[None] == 1, p_h1[:, None], 1 - p_h1[:, None]), axis=2)  # (V, H)
+    p_v1 = _np_sigmoid(b + h @ kernel.T)  # (H, visible)
+    p_v = np.prod(np.where(v[None] == 1, p_v1[:, None], 1 - p_v1[:, None]), axis=2)  # (H, V)
+    return p_h @ p_v, v, p_h1
+
+
+def _expected_cd_update(rbm, data_index, k):
+    """E[-dL/dW] of CD-k: <v P(h|v)>_data - <v P(h|v)> over the chain k steps from the data."""
+    transition, v, p_h1 = _transition(rbm)
+    start = np.zeros((len(data_index), len(v)))
+    start[np.arange(len(data_index)), data_index] = 1.0
+    negative = (start @ np.linalg.matrix_power(transition, k)).mean(0)  # distribution of v_k
+    outer = v[:, :, None] * p_h1[:, None, :]  # v P(h | v)^T for every v
+    return outer[data_index].mean(0) - np.tensordot(negative, outer, axes=1)
+
+
+def _ml_update(rbm, data_index):
+    """The exact log-likelihood gradient: the model term from p(v) by enumeration."""
+    kernel, b, c = _np_params(rbm)
+    v = _all_states(kernel.shape[0]).astype("float64")
+    log_p = v @ b + np.log1p(np.exp(c + v @ kernel)).sum(1)
+    p = np.exp(log_p - log_p.max())
+    p /= p.sum()
+    outer = v[:, :, None] * _np_sigmoid(c + v @ kernel)[:, None, :]
+    return outer[data_index].mean(0) - np.tensordot(p, outer, axes=1)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_cd_k_gradient_is_the_expected_update_of_a_k_step_chain(k):
+    rbm = _random_rbm(4, 3, seed=4, k=k)
+    rbm.kernel.assign(2.0 * np.asarray(rbm.kernel))  # a slowly mixing chain: k matters
+    data_index = np.array([0, 5, 10, 15, 3])
+    exact = {j: _expected_cd_update(rbm, data_index, j) for j in (1, 3)}
+    assert np.abs(exact[1] - exact[3]).max() > 0.05  # the test can tell CD-1 from CD-3
+    repeats = 8000
+    v = tf.constant(np.repeat(_all_states(4)[data_index], repeats, axis=0))
+    with tf.GradientTape() as tape:
+        loss = rbm.contrastive_divergence(v)
+    update = -tape.gradient(loss, rbm.kernel.value).numpy()
+    # Monte Carlo over 40,000 chains: standard error below 0.003 per entry
+    np.testing.assert_allclose(update, exact[k], atol=0.015)
+
+
+def test_cd_k_expected_update_approaches_the_likelihood_gradient_as_k_grows():
+    rbm = _random_rbm(4, 3, seed=4)
+    data_index = np.array([0, 5, 10, 15, 3])
+    ml = _ml_update(rbm, data_index)
+    gaps = [np.abs(_expected_cd_update(rbm, data_index, k) - ml).max() for k in (1, 2, 5, 50)]
+    assert gaps[0] > 0.01 and gaps == sorted(gaps, reverse=True) and gaps[-1] < 1e-6
+    # and the layer's CD-50 gradient, averaged over many chains, is the likelihood gradient
+    long = RBM(3, k=50, seed=4)
+    long.build((None, 4))
+    for mine, theirs in zip(long.weights, rbm.weights, strict=True):
+        mine.assign(theirs)
+    v = tf.constant(np.repeat(_all_states(4)[data_index], 2000, axis=0))
+    with tf.GradientTape() as tape:
+        loss = long.contrastive_divergence(v)
+    np.testing.assert_allclose(-tape.gradient(loss, long.kernel.value).numpy(), ml, atol=0.02)
+
+
+def test_persistent_chains_advance_k_gibbs_steps_per_batch():
+    rbm = _random_rbm(4, 3, seed=5, k=2, persistent_chains=6000)
+    kernel, b, c = _np_params(rbm)
+    transition, v, p_h1 = _transition(rbm)
+    # chains start with every hidden unit off: v_1 ~ P(v | h = 0), then k - 1 more steps
+    start = np.prod(np.where(v == 1, _np_sigmoid(b), 1 - _np_sigmoid(b)), axis=1)
+    negative = start @ np.linalg.matrix_power(transition, rbm.k - 1)
+    data = np.ones((10, 4), "float32")
+    with tf.GradientTape() as tape:
+        loss = rbm.contrastive_divergence(tf.constant(data))
+    update = -tape.gradient(loss, rbm.kernel.value).numpy()
+    outer = v[:, :, None] * p_h1[:, None, :]
+    expected = outer[-1] - np.tensordot(negative, outer, axes=1)
+    np.testing.assert_allclose(update, expected, atol=0.02)
