@@ -1,6 +1,7 @@
 """RBMs and DBNs: energies, CD, persistent chains, AIS, monitors, stacks, pretraining."""
 
 import itertools
+import re
 
 import keras
 import numpy as np
@@ -12,6 +13,7 @@ from zoo.layers import RBM
 from zoo.models.rbm import (
     RBMMonitor,
     RBMStack,
+    _beta_schedule,
     ais_log_likelihood,
     check_visible_data,
     dbn_autoencoder,
@@ -108,19 +110,66 @@ def test_call_is_the_hidden_probabilities_and_adds_the_cd_loss_only_in_training(
     assert len(model.losses) == 1
 
 
+def _raises_exactly(message):
+    """pytest.raises(ValueError) whose message is exactly `message`."""
+    return pytest.raises(ValueError, match=f"^{re.escape(message)}$")
+
+
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, message",
     [
-        ({"units": 0}, "units"),
-        ({"units": 4, "k": 0}, "k"),
-        ({"units": 4, "visible": "poisson"}, "visible"),
-        ({"units": 4, "learn_sigma": True}, "learn_sigma"),
-        ({"units": 4, "persistent_chains": -1}, "persistent_chains"),
+        ({"units": 0}, "units must be an int >= 1. Received: units=0"),
+        ({"units": True}, "units must be an int >= 1. Received: units=True"),
+        ({"units": 2.0}, "units must be an int >= 1. Received: units=2.0"),
+        ({"units": 4, "k": 0}, "k must be an int >= 1. Received: k=0"),
+        (
+            {"units": 4, "persistent_chains": -1},
+            "persistent_chains must be an int >= 0. Received: persistent_chains=-1",
+        ),
+        (
+            {"units": 4, "visible": "poisson"},
+            "visible must be one of ('bernoulli', 'gaussian'). Received: visible='poisson'",
+        ),
+        (
+            {"units": 4, "learn_sigma": True},
+            "learn_sigma needs Gaussian visible units. "
+            "Received: learn_sigma=True, visible='bernoulli'",
+        ),
+        (
+            {"units": 4, "weight_stddev": 0.0},
+            "weight_stddev must be > 0. Received: weight_stddev=0.0",
+        ),
     ],
 )
-def test_bad_arguments_name_the_argument(kwargs, match):
-    with pytest.raises(ValueError, match=f"{match}.*Received"):
+def test_bad_arguments_name_the_argument(kwargs, message):
+    with _raises_exactly(message):
         RBM(**kwargs)
+
+
+def test_the_smallest_allowed_arguments_are_accepted():
+    rbm = RBM(1, k=1, persistent_chains=0, weight_stddev=1e-9)
+    assert (rbm.units, rbm.k, rbm.persistent_chains) == (1, 1, 0)
+    rbm.build((None, 3))
+    assert rbm.chains is None and rbm.log_sigma is None
+    assert RBM(2, persistent_chains=1).persistent_chains == 1
+    with _raises_exactly("k must be an int >= 1. Received: k=0"):
+        rbm.gibbs(np.zeros((1, 3), "float32"), k=0)
+
+
+def test_config_keeps_every_argument():
+    rbm = RBM(
+        3, visible="gaussian", k=2, persistent_chains=4, learn_sigma=True, weight_stddev=0.5,
+        kernel_regularizer=keras.regularizers.L2(1e-3), seed=7, name="r",
+    )  # fmt: skip
+    config = rbm.get_config()
+    expected = {
+        "units": 3, "visible": "gaussian", "k": 2, "persistent_chains": 4, "learn_sigma": True,
+        "mean_field_visible": False, "weight_stddev": 0.5, "seed": 7, "name": "r",
+    }  # fmt: skip
+    assert {key: config[key] for key in expected} == expected
+    clone = RBM.from_config(config)
+    assert clone.kernel_regularizer.l2 == pytest.approx(1e-3)
+    assert RBM(2, mean_field_visible=True).get_config()["mean_field_visible"] is True
 
 
 def test_exact_log_partition_refuses_large_or_gaussian_rbms():
@@ -142,12 +191,6 @@ def test_ais_agrees_with_the_exact_log_partition_on_small_rbms(seed, rng):
     assert estimate["log_z_high"] - estimate["log_z_low"] < 0.5
     exact_log_prob = -float(np.mean(rbm.free_energy(data))) - exact
     assert estimate["mean_log_prob"] == pytest.approx(exact_log_prob, abs=0.1)
-
-
-def test_ais_refuses_data_outside_zero_one(rng):
-    rbm = _random_rbm(4, 2)
-    with pytest.raises(ValueError, match="data must be in \\[0, 1\\].*Received"):
-        ais_log_likelihood(rbm, rng.normal(size=(5, 4)))
 
 
 def test_pseudo_log_likelihood_averaged_over_units_is_the_exact_one():
@@ -546,3 +589,48 @@ def test_persistent_chains_advance_k_gibbs_steps_per_batch():
     outer = v[:, :, None] * p_h1[:, None, :]
     expected = outer[-1] - np.tensordot(negative, outer, axes=1)
     np.testing.assert_allclose(update, expected, atol=0.02)
+
+
+def test_ais_temperatures_are_spaced_as_salakhutdinov_and_murray():
+    for n, counts in [(14500, (1000, 4000, 9500)), (145000, (10000, 40000, 95000)),
+                      (15, (1, 4, 10)), (145, (10, 40, 95))]:  # fmt: skip
+        betas = _beta_schedule(n)
+        assert len(betas) == n and betas[0] == 0.0 and betas[-1] == 1.0
+        assert (np.diff(betas) > 0).all()
+        below_half = int((betas < 0.5).sum())
+        assert (below_half, int((betas < 0.9).sum()) - below_half) == counts[:2], n
+        np.testing.assert_allclose(np.diff(betas[: counts[0] + 1]), 0.5 / counts[0])
+    assert len(_beta_schedule(3)) == 4  # at least one step below 0.5, one below 0.9, two above
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"runs": 1}, "runs must be an int >= 2. Received: runs=1"),
+        ({"betas": 1}, "betas must be an int >= 2. Received: betas=1"),
+        ({"data": [[0.0, 1.5, 0.0, 1.0]]},
+         "data must be in [0, 1] for Bernoulli visibles. Received: values in [0.0, 1.5]"),
+        ({"data": [[-0.5, 0.5, 0.0, 1.0]]},
+         "data must be in [0, 1] for Bernoulli visibles. Received: values in [-0.5, 1.0]"),
+    ],
+)  # fmt: skip
+def test_ais_refuses_bad_arguments_naming_them(kwargs, message, rng):
+    rbm = _random_rbm(4, 2)
+    kwargs = {"data": rng.uniform(size=(5, 4)), **kwargs}
+    with _raises_exactly(message):
+        ais_log_likelihood(rbm, **kwargs)
+    with _raises_exactly(
+        "ais_log_likelihood needs Bernoulli visibles. Received: visible='gaussian'"
+    ):
+        ais_log_likelihood(_random_rbm(4, 2, visible="gaussian"), rng.uniform(size=(5, 4)))
+
+
+def test_ais_accepts_the_smallest_run_and_schedule_and_images(rng):
+    rbm = _random_rbm(4, 2)
+    images = (rng.uniform(size=(5, 2, 2)) < 0.5).astype("float32")  # reshaped to rows
+    estimate = ais_log_likelihood(rbm, images, runs=2, betas=2)
+    assert (estimate["runs"], estimate["betas"]) == (2, 4)
+    exact = exact_log_partition(rbm)
+    free = np.asarray(rbm.free_energy(images.reshape(5, 4)), "float64")
+    assert estimate["mean_log_prob"] == pytest.approx(-free.mean() - estimate["log_z"])
+    assert abs(estimate["log_z"] - exact) < 2.0
