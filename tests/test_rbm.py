@@ -634,3 +634,48 @@ def test_ais_accepts_the_smallest_run_and_schedule_and_images(rng):
     free = np.asarray(rbm.free_energy(images.reshape(5, 4)), "float64")
     assert estimate["mean_log_prob"] == pytest.approx(-free.mean() - estimate["log_z"])
     assert abs(estimate["log_z"] - exact) < 2.0
+
+
+def test_a_stack_serves_features_reconstructions_and_free_energies(rng):
+    from zoo.export import serving_outputs
+
+    stack = zoo.create_model("dbn", input_shape=(2, 3), hidden=(4, 2), seed=0)
+    x = (rng.uniform(size=(5, 2, 3)) < 0.5).astype("float32")
+    v = x.reshape(5, 6).astype("float64")
+    (w1, b1, c1), (w2, b2, c2) = (_np_params(rbm) for rbm in stack.rbms)
+    h1 = _np_sigmoid(v @ w1 + c1)
+    h2 = _np_sigmoid(h1 @ w2 + c2)
+    down = _np_sigmoid(_np_sigmoid(h2 @ w2.T + b2) @ w1.T + b1)
+    served = serving_outputs(stack, x)
+    assert sorted(served) == ["features", "free_energy", "reconstruction"]
+    np.testing.assert_allclose(served["features"], h2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["reconstruction"], down.reshape(5, 2, 3), atol=1e-5)
+    free = -v @ b1 - np.log1p(np.exp(v @ w1 + c1)).sum(1)
+    np.testing.assert_allclose(served["free_energy"], free, rtol=1e-5, atol=1e-5)
+
+
+def test_fit_trains_a_single_rbm_stack_on_checked_data(digits):
+    stack = zoo.create_model("rbm", input_shape=(8, 8, 1), units=8, seed=0)
+    stack.compile(keras.optimizers.SGD(0.1))
+    before = np.asarray(stack.rbms[0].kernel).copy()
+    history = stack.fit(digits[:200], None, 20, 2, verbose=0)  # positional y, batch, epochs
+    assert len(history.history["loss"]) == 2
+    assert not np.allclose(np.asarray(stack.rbms[0].kernel), before)
+
+
+@pytest.mark.parametrize("steps", [1, 20])
+def test_sampling_runs_the_chain_for_the_steps_asked(steps):
+    stack = zoo.create_model("rbm", input_shape=(4,), units=3, seed=4)
+    rbm = stack.rbms[0]
+    reference = _random_rbm(4, 3, seed=4)
+    for mine, theirs in zip(rbm.weights, reference.weights, strict=True):
+        mine.assign(2.0 * np.asarray(theirs))  # slow mixing: 1 and 20 steps differ
+    transition, v, p_h1 = _transition(rbm)
+    kernel, b, _ = _np_params(rbm)
+    means = _np_sigmoid(b + p_h1 @ kernel.T)  # the mean-field image of each state
+    start = 12  # v = 1100, a state the chain leaves slowly
+    expected = {k: np.linalg.matrix_power(transition, k)[start] @ means for k in (1, 20)}
+    assert np.abs(expected[1] - expected[20]).max() > 0.1
+    chains = np.repeat(_all_states(4)[start : start + 1], 6000, axis=0)
+    samples = np.asarray(stack.sample(chains, steps=steps))
+    np.testing.assert_allclose(samples.mean(0), expected[steps], atol=0.02)
