@@ -679,3 +679,18 @@ def test_sampling_runs_the_chain_for_the_steps_asked(steps):
     chains = np.repeat(_all_states(4)[start : start + 1], 6000, axis=0)
     samples = np.asarray(stack.sample(chains, steps=steps))
     np.testing.assert_allclose(samples.mean(0), expected[steps], atol=0.02)
+
+
+def test_ais_is_seeded_and_its_base_model_is_fitted_to_base_data(rng):
+    rbm = _random_rbm(6, 3, seed=1)
+    data = (rng.uniform(size=(40, 6)) < 0.5).astype("float32")
+    data[:, 0], data[:, 1] = 0.0, 1.0  # units always off / on: base biases clipped, finite
+    exact = exact_log_partition(rbm)
+    first = ais_log_likelihood(rbm, data, runs=50, betas=300, seed=3)
+    assert ais_log_likelihood(rbm, data, runs=50, betas=300, seed=3) == first
+    assert ais_log_likelihood(rbm, data, runs=50, betas=300, seed=4) != first
+    assert first["log_z"] == pytest.approx(exact, abs=0.2)
+    other = (rng.uniform(size=(20, 3, 2)) < 0.9).astype("float32")  # images, other biases
+    based = ais_log_likelihood(rbm, data, runs=50, betas=300, base_data=other, seed=3)
+    assert based["log_z"] != first["log_z"]
+    assert based["log_z"] == pytest.approx(exact, abs=0.2)
