@@ -694,3 +694,41 @@ def test_ais_is_seeded_and_its_base_model_is_fitted_to_base_data(rng):
     based = ais_log_likelihood(rbm, data, runs=50, betas=300, base_data=other, seed=3)
     assert based["log_z"] != first["log_z"]
     assert based["log_z"] == pytest.approx(exact, abs=0.2)
+
+
+def _names(model):
+    return [layer.name for layer in model.layers]
+
+
+def test_unrolled_models_name_every_layer_after_the_stack_or_the_name_given():
+    stack = zoo.create_model("dbn", input_shape=(4, 2), hidden=(5, 3))
+    autoencoder = dbn_autoencoder(stack)
+    assert autoencoder.name == "dbn_autoencoder"
+    assert (autoencoder.encoder.name, autoencoder.decoder.name) == (
+        "dbn_autoencoder_encoder", "dbn_autoencoder_decoder"
+    )  # fmt: skip
+    assert _names(autoencoder.encoder) == [
+        "dbn_autoencoder_encoder_input", "dbn_autoencoder_enc1", "dbn_autoencoder_enc2"
+    ]  # fmt: skip
+    assert _names(autoencoder.decoder) == [
+        "dbn_autoencoder_decoder_input", "dbn_autoencoder_dec2", "dbn_autoencoder_dec1"
+    ]  # fmt: skip
+    assert dbn_autoencoder(stack, name="mine").encoder.name == "mine_encoder"
+    classifier = dbn_classifier(stack, classes=2, dropout=0.5)
+    assert classifier.name == "dbn_classifier"
+    assert _names(classifier) == [
+        "dbn_classifier_input", "dbn_classifier_flatten", "dbn_classifier_dense1",
+        "dbn_classifier_dropout1", "dbn_classifier_dense2", "dbn_classifier_dropout2",
+        "dbn_classifier_predictions",
+    ]  # fmt: skip
+    assert dbn_classifier(stack, classes=2, name="head").name == "head"
+    reloaded = RBMStack.from_config(stack.get_config())
+    assert reloaded.name == "dbn" and _names(reloaded) == _names(stack)
+
+
+def test_energies_of_a_batch_of_sequences_are_those_of_its_rows(rng):
+    rbm = _random_rbm(4, 3)
+    v = (rng.uniform(size=(2, 5, 4)) < 0.5).astype("float32")
+    h = (rng.uniform(size=(2, 5, 3)) < 0.5).astype("float32")
+    flat = np.asarray(rbm.energy(v.reshape(10, 4), h.reshape(10, 3))).reshape(2, 5)
+    np.testing.assert_allclose(np.asarray(rbm.energy(v, h)), flat, rtol=1e-6)
