@@ -1,5 +1,7 @@
 """One serialization test per layer, plus each layer's own arithmetic."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -12,11 +14,14 @@ from zoo.layers import (
     FanInUniform,
     KLSparsity,
     KSparse,
+    KSparseSchedule,
     MaskingNoise,
     PartialConv2D,
     SaltAndPepperNoise,
     Subsampling2D,
+    TiedDense,
     scaled_tanh,
+    tie_scope,
 )
 
 LAYERS = [
@@ -155,3 +160,128 @@ def test_partial_conv_rejects_a_table_that_does_not_match_the_input():
 def test_subsampling_rejects_bad_pool_size():
     with pytest.raises(ValueError, match="pool_size=0"):
         Subsampling2D(0)
+
+
+def _raises_exactly(message):
+    return pytest.raises(ValueError, match=f"^{re.escape(message)}$")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: MaskingNoise(-0.1), "rate must be in [0, 1). Received: rate=-0.1"),
+        (lambda: MaskingNoise(1.0), "rate must be in [0, 1). Received: rate=1.0"),
+        (lambda: SaltAndPepperNoise(1.5), "rate must be in [0, 1). Received: rate=1.5"),
+        (
+            lambda: SaltAndPepperNoise(0.1, low=1.0, high=1.0),
+            "low must be < high. Received: low=1.0, high=1.0",
+        ),
+        (lambda: KSparse(0), "k must be an int >= 1. Received: k=0"),
+        (lambda: KSparse(2.0), "k must be an int >= 1. Received: k=2.0"),
+        (lambda: KSparse(True), "k must be an int >= 1. Received: k=True"),
+        (lambda: KSparse(2, alpha=0.9), "alpha must be >= 1. Received: alpha=0.9"),
+        (lambda: KLSparsity(0.0), "target must be in (0, 1). Received: target=0.0"),
+        (lambda: KLSparsity(1.0), "target must be in (0, 1). Received: target=1.0"),
+        (lambda: KLSparsity(0.1, -1.0), "weight must be >= 0. Received: weight=-1.0"),
+        (lambda: KSparseSchedule(0, 3), "start_k must be an int >= 1. Received: start_k=0"),
+        (lambda: KSparseSchedule(5, 0), "ramp_epochs must be >= 1. Received: ramp_epochs=0"),
+        (lambda: EuclideanRBF(0), "units must be >= 1. Received: units=0"),
+        (lambda: FanInUniform(0.0), "limit must be > 0. Received: limit=0.0"),
+        (
+            lambda: ContractiveDense(3, contraction=-0.1),
+            "contraction must be >= 0. Received: contraction=-0.1",
+        ),
+        (
+            lambda: ContractiveDense(3, activation="relu"),
+            "ContractiveDense's closed-form Jacobian needs activation='sigmoid'. "
+            "Received: activation='relu'",
+        ),
+        (
+            lambda: Subsampling2D((2, 0)),
+            "pool_size must be a positive int or a pair of them. Received: pool_size=(2, 0)",
+        ),
+        (
+            lambda: Subsampling2D((2, 2, 2)),
+            "pool_size must be a positive int or a pair of them. Received: pool_size=(2, 2, 2)",
+        ),
+        (
+            lambda: TiedDense("nowhere"),
+            "tied_to names a layer that is not in any tie_scope: load the model that holds it "
+            "first and create this layer inside `tie_scope(that_model)`. "
+            "Received: tied_to='nowhere'",
+        ),
+        (
+            lambda: TiedDense(keras.layers.Dense(3, name="loose")),
+            "tied_to must be built (called on an input) before it is tied to. "
+            "Received: tied_to='loose', not built",
+        ),
+        (
+            lambda: TiedDense(KSparse(1)),
+            "tied_to must be a keras.layers.Dense layer. Received: tied_to=<KSparse",
+        ),
+        (
+            lambda: KSparse(5)(np.zeros((1, 4), "float32")),
+            "k must be at most the number of units (4). Received: k=5",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_message_naming_them(make, message):
+    if message.endswith("<KSparse"):  # the repr carries a memory address
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+            make()
+        return
+    with _raises_exactly(message):
+        make()
+
+
+def test_the_limits_of_each_range_are_accepted():
+    x = np.ones((2, 4), "float32")
+    assert np.asarray(MaskingNoise(0.0)(x, training=True)).sum() == 8  # rate 0: unchanged
+    assert np.asarray(SaltAndPepperNoise(0.0, low=-1.0, high=-0.5)(x, training=True)).sum() == 8
+    kept = np.asarray(KSparse(4, alpha=1.0)(x))  # k = units, alpha 1
+    np.testing.assert_array_equal(kept, x)
+    assert np.count_nonzero(np.asarray(KSparse(1)(np.arange(4.0)[None]))) == 1
+    assert KSparseSchedule(1, 1).start_k == 1
+    assert Subsampling2D(1).pool_size == (1, 1) and Subsampling2D((1, 2)).pool_size == (1, 2)
+    assert EuclideanRBF(1).units == 1
+    assert ContractiveDense(2, contraction=0.0).contraction == 0.0
+    assert KLSparsity(0.5, 0.0).weight == 0.0
+    assert np.abs(np.asarray(FanInUniform(1e-9)((3, 2)))).max() <= 1e-9 / 3
+
+
+def test_impulse_noise_is_seeded_and_keeps_masks():
+    x = np.random.default_rng(0).uniform(size=(50, 40)).astype("float32")
+    for make in (lambda s: MaskingNoise(0.3, seed=s), lambda s: SaltAndPepperNoise(0.3, seed=s)):
+        same = [np.asarray(make(5)(x, training=True)) for _ in range(2)]
+        np.testing.assert_array_equal(same[0], same[1])  # the seed fixes the first draw
+        assert not np.array_equal(same[0], np.asarray(make(6)(x, training=True)))
+        layer = make(5)
+        assert layer.supports_masking is True and layer.get_config()["seed"] == 5
+        assert not np.array_equal(
+            np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
+        )  # a seeded layer still draws new noise on every call
+    salted = np.asarray(SaltAndPepperNoise(0.5, seed=1)(x, training=True))
+    hit = salted != x
+    assert 0.4 < (salted[hit] == 1.0).mean() < 0.6  # half salt, half pepper
+
+
+def test_initializers_and_training_k_survive_a_config_round_trip():
+    sub = Subsampling2D(2, coefficient_initializer="zeros", bias_initializer="ones")
+    clone = Subsampling2D.from_config(sub.get_config())
+    clone.build((None, 4, 4, 3))
+    np.testing.assert_array_equal(np.asarray(clone.coefficient), np.zeros(3))
+    np.testing.assert_array_equal(np.asarray(clone.bias), np.ones(3))
+    inputs = keras.Input((3,))
+    encode = keras.layers.Dense(2, name="encode")
+    model = keras.Model(inputs, encode(inputs))
+    tied = TiedDense(encode, bias_initializer="ones")
+    config = tied.get_config()
+    assert config["bias_initializer"]["class_name"] == "Ones"
+    with tie_scope(model):
+        copy = TiedDense.from_config(config)
+    copy.build((None, 2))
+    np.testing.assert_array_equal(np.asarray(copy.bias), np.ones(3))
+    ksparse = KSparse(2)
+    ksparse.build((None, 5))
+    assert ksparse.trainable_weights == []
+    assert ksparse.training_k.name == "training_k" and tuple(ksparse.training_k.shape) == ()
