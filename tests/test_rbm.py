@@ -634,6 +634,25 @@ def test_ais_accepts_the_smallest_run_and_schedule_and_images(rng):
     free = np.asarray(rbm.free_energy(images.reshape(5, 4)), "float64")
     assert estimate["mean_log_prob"] == pytest.approx(-free.mean() - estimate["log_z"])
     assert abs(estimate["log_z"] - exact) < 2.0
+    assert np.isfinite(estimate["log_z_high"])  # two runs are enough for a standard error
+
+
+def test_ais_reports_three_standard_errors_either_side(rng):
+    rbm = _random_rbm(6, 3, seed=2)
+    data = (rng.uniform(size=(30, 6)) < 0.5).astype("float32")
+    estimate = ais_log_likelihood(rbm, data, runs=20, betas=50, seed=1)
+    assert sorted(estimate) == sorted([
+        "log_z", "log_z_low", "log_z_high", "mean_log_prob", "mean_log_prob_low",
+        "mean_log_prob_high", "runs", "betas",
+    ])  # fmt: skip
+    # log_z +- log(1 +- 3 se / mean): the same relative error either side
+    above = np.expm1(estimate["log_z_high"] - estimate["log_z"])
+    below = -np.expm1(estimate["log_z_low"] - estimate["log_z"])
+    assert 0.0 < below < 1.0 and above == pytest.approx(below, rel=1e-9)
+    free = np.asarray(rbm.free_energy(data), "float64").mean()
+    assert estimate["mean_log_prob"] == pytest.approx(-free - estimate["log_z"], rel=1e-6)
+    assert estimate["mean_log_prob_low"] == pytest.approx(-free - estimate["log_z_high"], rel=1e-6)
+    assert estimate["mean_log_prob_high"] == pytest.approx(-free - estimate["log_z_low"], rel=1e-6)
 
 
 def test_a_stack_serves_features_reconstructions_and_free_energies(rng):
