@@ -720,17 +720,19 @@ def _names(model):
 
 
 def test_unrolled_models_name_every_layer_after_the_stack_or_the_name_given():
-    stack = zoo.create_model("dbn", input_shape=(4, 2), hidden=(5, 3))
+    stack = zoo.create_model("dbn", input_shape=(4, 2), hidden=(5, 3, 2))
     autoencoder = dbn_autoencoder(stack)
     assert autoencoder.name == "dbn_autoencoder"
     assert (autoencoder.encoder.name, autoencoder.decoder.name) == (
         "dbn_autoencoder_encoder", "dbn_autoencoder_decoder"
     )  # fmt: skip
     assert _names(autoencoder.encoder) == [
-        "dbn_autoencoder_encoder_input", "dbn_autoencoder_enc1", "dbn_autoencoder_enc2"
+        "dbn_autoencoder_encoder_input", "dbn_autoencoder_enc1", "dbn_autoencoder_enc2",
+        "dbn_autoencoder_enc3",
     ]  # fmt: skip
     assert _names(autoencoder.decoder) == [
-        "dbn_autoencoder_decoder_input", "dbn_autoencoder_dec2", "dbn_autoencoder_dec1"
+        "dbn_autoencoder_decoder_input", "dbn_autoencoder_dec3", "dbn_autoencoder_dec2",
+        "dbn_autoencoder_dec1",
     ]  # fmt: skip
     assert dbn_autoencoder(stack, name="mine").encoder.name == "mine_encoder"
     classifier = dbn_classifier(stack, classes=2, dropout=0.5)
@@ -738,6 +740,7 @@ def test_unrolled_models_name_every_layer_after_the_stack_or_the_name_given():
     assert _names(classifier) == [
         "dbn_classifier_input", "dbn_classifier_flatten", "dbn_classifier_dense1",
         "dbn_classifier_dropout1", "dbn_classifier_dense2", "dbn_classifier_dropout2",
+        "dbn_classifier_dense3", "dbn_classifier_dropout3",
         "dbn_classifier_predictions",
     ]  # fmt: skip
     assert dbn_classifier(stack, classes=2, name="head").name == "head"
@@ -751,3 +754,35 @@ def test_energies_of_a_batch_of_sequences_are_those_of_its_rows(rng):
     h = (rng.uniform(size=(2, 5, 3)) < 0.5).astype("float32")
     flat = np.asarray(rbm.energy(v.reshape(10, 4), h.reshape(10, 3))).reshape(2, 5)
     np.testing.assert_allclose(np.asarray(rbm.energy(v, h)), flat, rtol=1e-6)
+
+
+def test_standardisation_floors_variances_and_reconstructions_undo_it(rng):
+    stack = zoo.create_model("gaussian_rbm", input_shape=(4,), units=3, seed=0)
+    x = rng.normal(2.0, 0.3, size=(200, 4)).astype("float32")
+    x[:, 0] = 5.0  # constant in training
+    pretrain(stack, x, epochs=1, monitor_examples=0)
+    variance = x.astype("float64").var(0)
+    expected = np.maximum(variance, 0.01 * variance.mean())  # 1% of the mean variance
+    np.testing.assert_allclose(np.ravel(stack.normalization.variance), expected, rtol=1e-3)
+    kernel, b, c = _np_params(stack.rbms[0])
+    z = (x - x.mean(0)) / np.sqrt(expected)
+    h = _np_sigmoid(c + z @ kernel)  # unit sigma
+    expected_x = (h @ kernel.T + b) * np.sqrt(expected) + x.mean(0)
+    np.testing.assert_allclose(stack.reconstruct(x), expected_x, rtol=1e-3, atol=1e-3)
+
+
+def test_classifier_arguments_are_checked_and_its_head_is_softmax(rng):
+    stack = zoo.create_model("dbn", input_shape=(5,), hidden=(4, 3), seed=0)
+    with pytest.raises(ValueError, match=r"^classes must be an int >= 2\. Received: classes=1$"):
+        dbn_classifier(stack, classes=1)
+    for bad in (1.0, -0.1):
+        message = rf"^dropout must be in \[0, 1\)\. Received: dropout={bad}$"
+        with pytest.raises(ValueError, match=message):
+            dbn_classifier(stack, dropout=bad)
+    classifier = dbn_classifier(stack, classes=2, dropout=0.0)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in classifier.layers)
+    x = rng.uniform(size=(6, 5)).astype("float32")
+    kernel, bias = classifier.get_layer("dbn_classifier_predictions").get_weights()
+    logits = np.asarray(stack(x), "float64") @ kernel + bias
+    softmax = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(classifier(x), softmax, rtol=1e-4, atol=1e-6)
