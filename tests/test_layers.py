@@ -5,6 +5,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from zoo.layers import (
     LENET5_C3_TABLE,
@@ -285,3 +286,91 @@ def test_initializers_and_training_k_survive_a_config_round_trip():
     ksparse.build((None, 5))
     assert ksparse.trainable_weights == []
     assert ksparse.training_k.name == "training_k" and tuple(ksparse.training_k.shape) == ()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: KSparse(2, alpha=1.5), id="ksparse"),
+        pytest.param(lambda: EuclideanRBF(3, seed=1), id="rbf"),
+        pytest.param(lambda: ContractiveDense(3, contraction=0.5), id="contractive"),
+        pytest.param(lambda: RBM(3, seed=1), id="rbm"),
+    ],
+)
+def test_a_batch_of_sequences_is_treated_row_by_row(make):
+    """Layers that act on the last axis give the same rows for (batch, time, features)."""
+    layer = make()
+    x = np.random.default_rng(0).uniform(size=(2, 5, 6)).astype("float32")
+    rows = np.asarray(layer(x.reshape(10, 6), training=False))
+    sequences = np.asarray(layer(x, training=False))
+    assert sequences.shape == (2, 5, rows.shape[-1])
+    assert layer.compute_output_shape((2, 5, 6)) == (2, 5, rows.shape[-1])
+    np.testing.assert_allclose(sequences.reshape(rows.shape), rows, rtol=1e-5, atol=1e-6)
+    if isinstance(layer, ContractiveDense):  # the penalty is a mean over rows either way
+        code = layer(x)
+        flat = float(layer.jacobian_penalty(ops.reshape(code, (10, 3))))
+        assert float(layer.jacobian_penalty(code)) == pytest.approx(flat, rel=1e-5)
+    if isinstance(layer, RBM):
+        free = np.asarray(layer.free_energy(x)).reshape(10)
+        np.testing.assert_allclose(free, np.asarray(layer.free_energy(x.reshape(10, 6))), rtol=1e-5)
+
+
+def test_rbf_prototypes_are_seeded_plus_minus_one_and_fixed_unless_asked():
+    first, again, other = (EuclideanRBF(4, seed=s) for s in (3, 3, 4))
+    for layer in (first, again, other):
+        layer.build((None, 84))
+    np.testing.assert_array_equal(np.asarray(first.prototypes), np.asarray(again.prototypes))
+    assert not np.array_equal(np.asarray(first.prototypes), np.asarray(other.prototypes))
+    assert first.prototypes.name == "prototypes" and first.prototypes.dtype == "float32"
+    assert first.trainable_weights == [] and first.get_config()["seed"] == 3
+    learning = EuclideanRBF(4, trainable_prototypes=True)
+    learning.build((None, 6))
+    assert learning.trainable_weights == [learning.prototypes]
+    assert learning.get_config()["trainable_prototypes"] is True
+
+
+def test_contractive_penalty_is_only_added_for_a_positive_weight():
+    x = np.random.default_rng(0).uniform(size=(4, 6)).astype("float32")
+    off = ContractiveDense(3, contraction=0.0)
+    off(x, training=True)
+    assert off.losses == []
+    on = ContractiveDense(3, contraction=0.2)
+    on(x, training=True)
+    assert len(on.losses) == 1
+
+
+def test_init_visible_bias_builds_and_reads_images():
+    images = np.random.default_rng(0).uniform(size=(50, 2, 3)).astype("float32")
+    flat = images.reshape(50, 6)
+    rbm = RBM(2)
+    rbm.init_visible_bias(images)  # not built yet: builds for 6 visible units
+    p = np.clip(flat.mean(0), 0.01, 0.99)
+    np.testing.assert_allclose(np.asarray(rbm.visible_bias), np.log(p / (1 - p)), rtol=1e-5)
+    gaussian = RBM(2, visible="gaussian")
+    gaussian.init_visible_bias(images)
+    np.testing.assert_allclose(np.asarray(gaussian.visible_bias), flat.mean(0), rtol=1e-6)
+
+
+def test_tie_scope_finds_layers_inside_nested_models():
+    inputs = keras.Input((4,))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="deep_enc")])
+    outer = keras.Model(inputs, inner(inputs))
+    with tie_scope(outer):
+        tied = TiedDense("deep_enc")
+    assert tied.tied_to is inner.layers[0]
+
+
+def test_ksparse_schedule_finds_layers_in_nested_models_and_checks_its_limits():
+    inputs = keras.Input((6,))
+    inner = keras.Sequential([keras.Input((6,)), KSparse(2, name="inner_k")])
+    model = keras.Model(inputs, inner(inputs))
+    schedule = KSparseSchedule(start_k=6, ramp_epochs=1)
+    schedule.set_model(model)
+    schedule.on_epoch_begin(0)
+    assert int(inner.layers[0].training_k) == 6
+    schedule.on_epoch_begin(1)
+    assert int(inner.layers[0].training_k) == 2
+    assert KSparseSchedule(1, 1).ramp_epochs == 1
+    for bad in (2.0, True):
+        with _raises_exactly(f"start_k must be an int >= 1. Received: start_k={bad!r}"):
+            KSparseSchedule(bad, 1)
