@@ -786,3 +786,80 @@ def test_classifier_arguments_are_checked_and_its_head_is_softmax(rng):
     logits = np.asarray(stack(x), "float64") @ kernel + bias
     softmax = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     np.testing.assert_allclose(classifier(x), softmax, rtol=1e-4, atol=1e-6)
+
+
+def _exact_log_conditionals(rbm, v):
+    """log P(v_i | v_-i) for every row and unit, from free energies computed by hand."""
+    kernel, b, c = _np_params(rbm)
+
+    def free(x):
+        return -x @ b - np.log1p(np.exp(c + x @ kernel)).sum(1)
+
+    out = np.empty(v.shape)
+    for i in range(v.shape[1]):
+        flipped = v.copy()
+        flipped[:, i] = 1 - flipped[:, i]
+        out[:, i] = -np.logaddexp(0.0, free(v) - free(flipped))
+    return out
+
+
+def test_stochastic_pseudo_likelihood_is_seeded_and_unbiased(rng):
+    rbm = _random_rbm(5, 3, seed=2)
+    rbm.visible_bias.assign(np.array([6.0, 0.0, 0.0, 0.0, 0.0]))  # unit 0 stands apart
+    v = np.tile(_all_states(5), (60, 1)).astype("float64")  # float64 rows are accepted
+    exact = 5 * _exact_log_conditionals(rbm, v).mean()  # n_visible * mean over units and rows
+    estimate = pseudo_log_likelihood(rbm, v, seed=3)
+    assert estimate == pseudo_log_likelihood(rbm, v, seed=3)
+    assert estimate != pseudo_log_likelihood(rbm, v, seed=4)
+    assert estimate == pytest.approx(exact, abs=0.3)
+    without_unit_0 = 5 * _exact_log_conditionals(rbm, v)[:, 1:].mean()
+    assert abs(without_unit_0 - exact) > 1.0  # an estimate that never flips unit 0 is off
+    with pytest.raises(
+        ValueError,
+        match=r"^pseudo_log_likelihood needs Bernoulli visibles\. Received: visible='gaussian'$",
+    ):
+        pseudo_log_likelihood(_random_rbm(5, 3, visible="gaussian"), v)
+
+
+def test_monitor_logs_what_the_measures_give_by_hand(rng):
+    data = (rng.uniform(size=(300, 6)) < 0.4).astype("float64")  # float64 rows accepted
+    train, validation = data[:200], data[200:]
+    rbm = RBM(4, seed=0)
+    model = keras.Sequential([keras.Input((6,)), rbm])
+    model.compile(keras.optimizers.SGD(0.1))
+    monitor = RBMMonitor(rbm, train, validation=validation, seed=5)
+    logs = model.fit(train, epochs=2, batch_size=50, callbacks=[monitor], verbose=0).history
+    kernel, b, c = _np_params(rbm)
+
+    def free(x):
+        return -x @ b - np.log1p(np.exp(c + x @ kernel)).sum(1)
+
+    def reconstruction(x):
+        return np.mean((_np_sigmoid(b + _np_sigmoid(c + x @ kernel) @ kernel.T) - x) ** 2)
+
+    assert logs["reconstruction_error"][-1] == pytest.approx(reconstruction(train), rel=1e-4)
+    assert logs["val_reconstruction_error"][-1] == pytest.approx(
+        reconstruction(validation), rel=1e-4
+    )
+    gap = free(validation).mean() - free(train).mean()
+    assert logs["free_energy_gap"][-1] == pytest.approx(gap, rel=1e-4, abs=1e-5)
+    assert logs["pseudo_log_likelihood"][-1] == pytest.approx(
+        pseudo_log_likelihood(rbm, train, seed=5 + 1), rel=1e-6
+    )  # the seed moves on with the epoch
+    assert logs["pseudo_log_likelihood"][0] != logs["pseudo_log_likelihood"][-1]
+    gaussian = RBM(4, visible="gaussian", seed=0)
+    gaussian_model = keras.Sequential([keras.Input((6,)), gaussian])
+    gaussian_model.compile(keras.optimizers.SGD(0.01))
+    logged = gaussian_model.fit(
+        train, epochs=1, batch_size=50, callbacks=[RBMMonitor(gaussian, train)], verbose=0
+    ).history
+    assert "pseudo_log_likelihood" not in logged and "free_energy_gap" not in logged
+    assert "reconstruction_error" in logged
+
+
+def test_visible_data_checks_apply_to_bernoulli_layers_and_not_to_gaussian_ones():
+    wide = np.array([[-2.0, 0.5, 5.0]])
+    with pytest.raises(ValueError, match=r"^x must be in \[0, 1\] for Bernoulli visible units"):
+        check_visible_data(RBM(2), wide)  # a layer, not a stack
+    np.testing.assert_array_equal(check_visible_data(RBM(2, visible="gaussian"), wide), wide)
+    assert check_visible_data(RBM(2), np.array([[0, 1]])).dtype == np.float32
