@@ -1,3 +1,4 @@
+import importlib
 import pathlib
 
 import pytest
@@ -6,6 +7,7 @@ import zoo
 from zoo import cli
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+RECIPES = README.parent / "recipes"
 
 
 def test_list_shows_every_registered_model(capsys):
@@ -18,21 +20,26 @@ def test_list_shows_every_registered_model(capsys):
 def test_recipes_have_a_description(capsys):
     assert cli.main(["recipes"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert {line.split()[0] for line in lines} >= {
-        "lenet5",
-        "quickstart",
-        "autoencoder",
-        "ae_vs_pca",
-        "anomaly",
-    }
-    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+    on_disk = sorted(p.stem for p in RECIPES.glob("*.py") if not p.name.startswith("_"))
+    assert [line.split()[0] for line in lines] == on_disk  # every recipe, none other
+    assert {"lenet5", "quickstart", "autoencoder", "ae_vs_pca", "anomaly"} <= set(on_disk)
+    for line in lines:  # the first line of the recipe's docstring
+        name, description = line.split(maxsplit=1)
+        doc = importlib.import_module(f"recipes.{name}").__doc__
+        assert description == doc.strip().splitlines()[0], name
 
 
-def test_run_passes_arguments_to_the_recipe(in_tmp, capsys):
+def test_run_passes_arguments_to_the_recipe(in_tmp, capsys, monkeypatch):
+    from recipes import lenet5
+
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", "lenet5", "--help"])
     assert exit_info.value.code == 0
-    assert "--augment" in capsys.readouterr().out
+    assert "--augment" in capsys.readouterr().out  # the recipe's own parser answered
+    seen = []
+    monkeypatch.setattr(lenet5, "main", seen.append)
+    assert cli.main(["run", "lenet5", "--epochs", "3", "--smoke"]) == 0
+    assert seen == [["--epochs", "3", "--smoke"]]  # unchanged, in order
 
 
 def test_unknown_recipe(capsys):

@@ -65,9 +65,16 @@ def test_bad_arguments_name_the_value(kwargs, match):
         data.load(**{"name": "digits", **kwargs})
 
 
-def test_mnist_prepares_offline_from_zoo_data_dir(mnist_files, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def tfds_dir(tmp_path_factory):
+    """One tfds data_dir for the module: each offline preparation takes ~10-15 s, so MNIST
+    is prepared once (by the first test that loads it) and shared."""
+    return tmp_path_factory.mktemp("tfds")
+
+
+def test_mnist_prepares_offline_from_zoo_data_dir(mnist_files, tfds_dir, monkeypatch):
     monkeypatch.setattr(data, "_online", lambda: pytest.fail("must not need the network"))
-    test, info = data.load("mnist", "test", data_dir=tmp_path, with_info=True, batch_size=1000)
+    test, info = data.load("mnist", "test", data_dir=tfds_dir, with_info=True, batch_size=1000)
     x, y = data.as_numpy(test)
     assert x.shape == (10000, 28, 28, 1) and info.num_classes == 10
     # the well-known class counts of the MNIST test set (tfds shuffles the order)
@@ -160,11 +167,11 @@ def test_percent_slices_of_digits_partition_the_split(cut, split):
     np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
 
 
-def test_mnist_and_fashion_mnist_prepared_offline_stay_apart(tmp_path, mnist_files, data_root):
+def test_mnist_and_fashion_mnist_prepared_offline_stay_apart(tfds_dir, mnist_files, data_root):
     # Both ship files with the same names; tfds once extracted them to the same place.
     if not (data_root / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the original Fashion-MNIST files are not in {data_root / 'fashion_mnist'}")
-    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tmp_path)}
+    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tfds_dir)}
     digits_images = data.as_numpy(data.load("mnist", "test", **kwargs))[0]
     fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
     # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.

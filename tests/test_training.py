@@ -76,7 +76,12 @@ def test_plateau_none_and_unknown_schedules():
 
 
 def test_callbacks_preset(tmp_path):
-    kinds = {type(c) for c in training.make_callbacks(tmp_path, _args("--tensorboard"))}
+    first, extra = keras.callbacks.Callback(), keras.callbacks.Callback()
+    args = _args("--tensorboard", "--patience", "7")
+    callbacks = training.make_callbacks(
+        tmp_path, args, start_from_epoch=3, first=[first], extra=[extra]
+    )
+    kinds = [type(c) for c in callbacks]
     assert {
         keras.callbacks.EarlyStopping,
         keras.callbacks.BackupAndRestore,
@@ -85,11 +90,22 @@ def test_callbacks_preset(tmp_path):
         keras.callbacks.TerminateOnNaN,
         keras.callbacks.LearningRateScheduler,
         keras.callbacks.TensorBoard,
-    } <= kinds
-    early = next(
-        c for c in training.make_callbacks(tmp_path, _args()) if "Early" in type(c).__name__
-    )
+    } <= set(kinds)
+    by_kind = dict(zip(kinds, callbacks, strict=True))
+    # Monitors first (their logs reach early stopping and history.csv), extras last.
+    assert callbacks[0] is first and callbacks[-1] is extra
+    early = by_kind[keras.callbacks.EarlyStopping]
+    assert (early.monitor, early.patience, early.start_from_epoch) == ("val_loss", 7, 3)
     assert early.restore_best_weights
+    checkpoint = by_kind[keras.callbacks.ModelCheckpoint]
+    assert checkpoint.filepath == str(tmp_path / training.CHECKPOINT_FILE)
+    assert checkpoint.monitor == "val_loss" and checkpoint.save_best_only
+    assert by_kind[keras.callbacks.CSVLogger].filename == str(tmp_path / training.HISTORY_FILE)
+    assert by_kind[keras.callbacks.BackupAndRestore].backup_dir == str(tmp_path / "backup")
+    # The schedule runs before the logger, so that history.csv records the learning rate.
+    logger = kinds.index(keras.callbacks.CSVLogger)
+    assert kinds.index(keras.callbacks.LearningRateScheduler) < logger
+    assert keras.callbacks.TensorBoard not in map(type, training.make_callbacks(tmp_path, _args()))
 
 
 def test_fit_writes_history_curves_and_metrics(tmp_path):
@@ -97,7 +113,7 @@ def test_fit_writes_history_curves_and_metrics(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(training.make_optimizer(args), "mse")
     x = keras.random.normal((32, 2), seed=0)
-    model.fit(
+    fit = model.fit(
         x,
         x[:, :1],
         validation_data=(x, x[:, :1]),
@@ -107,8 +123,15 @@ def test_fit_writes_history_curves_and_metrics(tmp_path):
     )
     training.finish_run(tmp_path, {"loss": 1.0})
     history = training.read_history(tmp_path / training.HISTORY_FILE)
-    assert len(history["loss"]) == 3 and "val_loss" in history
+    assert history["epoch"] == [0, 1, 2]
+    for key in ("loss", "val_loss", "learning_rate"):
+        assert history[key] == pytest.approx(fit.history[key], rel=1e-6), key
+    assert history["learning_rate"][0] == pytest.approx(0.1)  # --learning-rate, then cosine
+    assert history["learning_rate"][2] < history["learning_rate"][0]
     assert (tmp_path / training.CURVES_FILE).stat().st_size > 1000
-    assert (tmp_path / training.CHECKPOINT_FILE).is_file()
+    # The checkpoint is the model of the best epoch (validation data = training data here).
+    best = keras.saving.load_model(tmp_path / training.CHECKPOINT_FILE)
+    best_loss = best.evaluate(x, x[:, :1], verbose=0)
+    assert best_loss == pytest.approx(min(fit.history["val_loss"]), rel=1e-4)
     assert json.loads((tmp_path / training.METRICS_FILE).read_text()) == {"loss": 1.0}
     assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after success

@@ -4,12 +4,13 @@ feature extraction, the strategy guide, augmentation and TTA, TFLite."""
 import keras
 import numpy as np
 import pytest
+from keras.layers import BatchNormalization
 
 import zoo
 from zoo import analysis
 from zoo.export import export_tflite, load_tflite, verify_tflite
 from zoo.layers import InferenceMode, TrainingOnly, image_augmentation
-from zoo.models.transfer import BASES, fine_tune, recommend, transfer_model
+from zoo.models.transfer import BASES, TransferClassifier, fine_tune, recommend, transfer_model
 
 SIZE = 75  # the smallest input every base accepts (Inception-ResNet-v2's minimum)
 WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
@@ -35,10 +36,35 @@ def with_weights(model):
     return [layer.name for layer in model.base.layers if layer.weights]
 
 
+def calibration_images(size):
+    return images(np.random.default_rng(1), 4, size)
+
+
+def calibrated(model, x):
+    """Sets each batch-norm layer's statistics to those of the batch `x`; returns `model`.
+
+    A randomly initialised base with the default statistics (mean 0, variance 1) shrinks
+    its activations layer after layer, so that the gradients reaching its weights vanish
+    (~1e-16) and nothing visibly trains. One training-mode pass with momentum 0 stores the
+    statistics of `x`, as ImageNet training stores those of its images: the base's signals
+    and gradients then keep their scale, with no weights file.
+    """
+    mode, boundary = model.mode, model.trainable_from
+    model.set_mode("total")  # Keras runs frozen batch-norm layers in inference mode
+    norms = [layer for layer in model.base.layers if isinstance(layer, BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model.base(model.get_layer(f"{model.name}_preprocess")(x), training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
+    return model.set_mode(mode, boundary)
+
+
 @pytest.fixture
 def weights_file(data_root):
-    """MobileNet alpha 0.25 ImageNet weights. Training tests need trained weights: through a
-    randomly initialised base with BN in inference mode, gradients vanish (~1e-16)."""
+    """MobileNet alpha 0.25 ImageNet weights, for the tests of weight loading. (Training
+    tests use `calibrated` random bases instead, and run without the file.)"""
     path = data_root / "weights" / WEIGHTS_FILE
     if not path.is_file():
         pytest.skip(f"{path} is not there")
@@ -50,7 +76,12 @@ def weights_file(data_root):
 
 @pytest.fixture(scope="module")
 def inception():
-    return small("inception_resnet_v2")
+    """Inception-ResNet-v2 at its smallest input, random weights, from its registered factory."""
+    keras.utils.set_random_seed(0)
+    model = zoo.create_model(
+        "transfer/inception_resnet_v2", input_shape=(SIZE, SIZE, 3), classes=3, weights=None
+    )
+    return calibrated(model, calibration_images(SIZE))
 
 
 def test_minimum_trains_only_the_head():
@@ -95,32 +126,74 @@ def test_inception_resnet_v2_partial_trains_from_its_last_reduction_block(incept
     assert inception.trainable_base_layers == []
 
 
-@pytest.mark.parametrize("base", sorted(BASES))
-def test_every_base_trains_in_every_mode_and_only_its_trainable_weights_move(base, inception, rng):
-    model = inception if base == "inception_resnet_v2" else small(base)
-    x, y = images(rng, 2), np.array([0, 0])  # one class, so that the head's bias must move
-    for mode in ("minimum", "partial", "total"):
-        model.set_mode(mode)
-        # Eagerly: tracing Inception-ResNet-v2's training step three times costs ~30 s.
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.1),
-            loss="sparse_categorical_crossentropy",
-            run_eagerly=True,
-        )
-        trainable = {id(v) for v in model.trainable_weights}
-        frozen = [(v, v.numpy().copy()) for v in model.weights if id(v) not in trainable]
-        head = model.get_layer(f"{model.name}_predictions").bias  # random bases: ~0 features
-        before = head.numpy().copy()
-        loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
-        assert np.isfinite(loss), mode
-        assert not np.array_equal(head.numpy(), before), mode
-        for variable, value in frozen:  # frozen layers and BN statistics
-            np.testing.assert_array_equal(
-                variable.numpy(), value, err_msg=f"{mode} {variable.path}"
-            )
-        n_base = len(model.trainable_base_layers)
-        assert (n_base == 0) == (mode == "minimum"), mode
-    model.set_mode("minimum")
+# The last frozen base layer of partial mode, written out here independently of BASES.
+PARTIAL_FROZEN_THROUGH = {
+    "mobilenet": "conv_pw_11_relu",  # conv_dw_12 (the last stride-2 block) on train
+    "mobilenet_v2": "block_12_add",  # block_13 on train
+    "inception_resnet_v2": "block17_20_ac",  # Reduction-B (mixed_7a) on train
+}
+BN_STATISTICS = ("moving_mean", "moving_variance")
+
+
+def train_one_step_and_check(model, base, mode, x, y):
+    """One SGD step in `mode`: exactly the base weights that `mode` unfreezes must move.
+
+    Frozen base weights and every batch-norm statistic (inference mode in every mode) must
+    keep their exact values; the head must train in every mode.
+    """
+    model.set_mode("minimum" if mode == "total" else "total")  # switched to, not built in
+    model.set_mode(mode)
+    names = base_layer_names(model)
+    partial = names.index(PARTIAL_FROZEN_THROUGH[base]) + 1
+    first = {"total": 0, "partial": partial, "minimum": len(names)}[mode]
+    # Eagerly: tracing a training step per mode costs more than the step itself.
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy",
+        run_eagerly=True,
+    )
+    head = model.get_layer(f"{model.name}_predictions").kernel
+    before = [
+        (i >= first and variable.name not in BN_STATISTICS, variable, variable.numpy().copy())
+        for i, layer in enumerate(model.base.layers)
+        for variable in layer.weights
+    ]
+    head_before = head.numpy().copy()
+    model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+    stayed = [v.path for trains, v, old in before if trains and np.array_equal(v, old)]
+    moved = [v.path for trains, v, old in before if not trains and not np.array_equal(v, old)]
+    assert not stayed, f"{mode}: {len(stayed)} unfrozen base weights did not train: {stayed[:4]}"
+    assert not moved, f"{mode}: {len(moved)} frozen base weights or statistics moved: {moved[:4]}"
+    assert not np.array_equal(head.numpy(), head_before), f"{mode}: the head did not train"
+
+
+@pytest.fixture(scope="module")
+def mobilenets():
+    """The two MobileNets at 32x32, random weights calibrated on 4 images, built once."""
+    keras.utils.set_random_seed(0)
+    x = calibration_images(32)
+    models = {
+        base: calibrated(small(base, alpha=alpha, input_shape=(32, 32, 3)), x)
+        for base, alpha in (("mobilenet", 0.25), ("mobilenet_v2", 0.35))
+    }
+    return {base: (model, model.get_weights(), x) for base, model in models.items()}
+
+
+@pytest.mark.parametrize("mode", ["total", "partial", "minimum"])
+@pytest.mark.parametrize("base", ["mobilenet", "mobilenet_v2"])
+def test_a_training_step_moves_exactly_the_unfrozen_base_weights(mobilenets, base, mode):
+    """No ImageNet weights file needed: random weights, calibrated batch norm."""
+    model, weights, x = mobilenets[base]
+    model.set_weights(weights)  # as built, whichever test trained it before
+    train_one_step_and_check(model, base, mode, x, np.array([0, 1, 0, 1]))
+
+
+def test_inception_resnet_v2_partial_step_moves_only_reduction_b_and_later(inception):
+    # Partial only: the modes are the same code for every base, and an eager step through
+    # Inception-ResNet-v2 costs seconds.
+    x, y = calibration_images(SIZE)[:2], np.array([0, 2])
+    train_one_step_and_check(inception, "inception_resnet_v2", "partial", x, y)
+    inception.set_mode("minimum")
 
 
 def test_trainable_from_a_layer_name_or_a_fraction():
@@ -131,26 +204,6 @@ def test_trainable_from_a_layer_name_or_a_fraction():
     half = small(mode="partial", trainable_from=0.5).trainable_base_layers
     names = base_layer_names(model)
     assert half[0] in names[len(names) // 2 :] and "conv1" not in half
-
-
-def test_batch_norm_statistics_stay_fixed_in_a_total_mode_step(rng, weights_file):
-    """The fine-tuning guide's rule: BN layers stay in inference mode even when unfrozen."""
-    model = small(mode="total", weights=str(weights_file))
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
-    bns = [
-        layer for layer in model.base.layers if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-    stats = [[v.numpy().copy() for v in bn.non_trainable_weights] for bn in bns]
-    top_bn = model.base.get_layer("conv_pw_13_bn")
-    gamma = top_bn.gamma.numpy().copy()
-    kernel = model.base.get_layer("conv_pw_13").kernel.numpy().copy()
-    model.fit(images(rng, 8), np.array([0, 1] * 4), epochs=1, batch_size=4, verbose=0)
-    for bn, before in zip(bns, stats, strict=True):
-        for variable, value in zip(bn.non_trainable_weights, before, strict=True):
-            np.testing.assert_array_equal(variable.numpy(), value, err_msg=variable.path)
-    # ...while the weights, BN's scale included, do train.
-    assert not np.array_equal(model.base.get_layer("conv_pw_13").kernel.numpy(), kernel)
-    assert not np.array_equal(top_bn.gamma.numpy(), gamma)
 
 
 def test_a_plain_training_false_call_would_move_them(rng):
@@ -167,28 +220,35 @@ def test_a_plain_training_false_call_would_move_them(rng):
     x, y = images(rng, 4, 32), np.array([0, 1, 0, 1])
     for model, moves in ((wrapped, False), (plain, True)):
         before = bn.moving_mean.numpy().copy()
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
         model.fit(x, y, epochs=1, verbose=0)
         assert (not np.array_equal(bn.moving_mean.numpy(), before)) == moves
 
 
-def test_keras_round_trip_keeps_mode_boundary_and_augmentation(tmp_path, rng):
+def test_keras_round_trip_keeps_mode_boundary_and_augmentation(tmp_path):
+    x = calibration_images(SIZE)
     model = small(
-        mode="partial", trainable_from="conv_pw_12", augmentation=image_augmentation(seed=1)
+        mode="partial",
+        trainable_from="conv_pw_12",
+        augmentation=image_augmentation(seed=1),
+        pooling="max",
     )
-    x = images(rng)
+    # Calibrated, the output depends on the base's weights and statistics and the pooling
+    # (uncalibrated, every image gets the head's bias alone, whatever the reload lost).
+    expected = np.asarray(calibrated(model, x)(x))
+    assert np.ptp(expected, axis=0).max() > 0.05
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)
     assert reloaded.mode == "partial" and reloaded.trainable_from == "conv_pw_12"
     assert reloaded.trainable_base_layers == model.trainable_base_layers
     assert reloaded.augmentation is not None
-    np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(model(x)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(reloaded(x)), expected, atol=1e-6)
 
 
-def test_two_phase_fine_tuning(rng, weights_file):
-    model = small(mode="total", weights=str(weights_file))
-    x, y = images(rng, 8), np.array([0, 1] * 4)
+def test_two_phase_fine_tuning():
+    x, y = calibration_images(32), np.array([0, 1] * 2)
+    model = calibrated(small(mode="total", input_shape=(32, 32, 3)), x)
     frozen = model.base.get_layer("conv1").kernel.numpy().copy()
     top = model.base.get_layer("conv_pw_13").kernel.numpy().copy()
     seen = []
@@ -298,22 +358,57 @@ def test_bad_arguments_name_the_value(kwargs, match):
         small(base, **kwargs)
 
 
-def test_registered_factories_build_each_base():
+# Each factory's base: a layer only it has, its feature width, its no-top parameter count.
+FACTORY_BASES = {
+    "mobilenet": ("conv_pw_13", 256, "MobileNet"),  # alpha 0.25: 1024 / 4 features
+    "mobilenet_v2": ("block_16_project", 1280, "MobileNetV2"),  # 1280 for alpha <= 1
+    "inception_resnet_v2": ("conv_7b", 1536, 54_336_736),  # Keras' published count
+}
+
+
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_registered_factories_build_each_base(base, inception):
     assert zoo.list_models("transfer/*") == [f"transfer/{name}" for name in sorted(BASES)]
+    layer, width, reference = FACTORY_BASES[base]
+    if base == "inception_resnet_v2":
+        model = inception  # built by its factory (the fixture), 75x75, classes=3
+    else:
+        alpha = {"mobilenet": 0.25, "mobilenet_v2": 0.35}[base]
+        kwargs = {"input_shape": (32, 32, 3), "alpha": alpha}
+        model = zoo.create_model(f"transfer/{base}", classes=3, weights=None, **kwargs)
+        reference = getattr(keras.applications, reference)(
+            include_top=False, weights=None, **kwargs
+        ).count_params()
+    assert isinstance(model, TransferClassifier) and model.mode == "minimum"
+    assert model.base.get_layer(layer).weights  # the right architecture...
+    assert model.base.count_params() == reference  # ...at the requested width
+    assert model.feature_extractor()(np.zeros((1, *model.input_shape[1:]))).shape == (1, width)
+    assert model.output_shape == (None, 3)
+    assert model.frozen_through == PARTIAL_FROZEN_THROUGH[base]
 
 
 # --- features, retrieval, strategy guide ---------------------------------------------
 
 
-def test_feature_extractor_gives_the_pooled_activations_of_a_named_layer(rng):
-    model = small()
-    x = images(rng)
-    early = model.feature_extractor("conv_pw_6_relu")
-    inner = keras.Model(model.base.inputs, model.base.get_layer("conv_pw_6_relu").output)
-    expected = np.asarray(inner(x / 127.5 - 1.0)).mean(axis=(1, 2))
-    np.testing.assert_allclose(np.asarray(early(x)), expected, atol=1e-5)
-    assert model.feature_extractor()(x).shape == (4, 256)
-    assert model.feature_extractor("conv_pw_6_relu", pooling=None)(x).shape[1] > 128
+def test_feature_extractor_gives_the_pooled_activations_of_a_named_layer():
+    x = calibration_images(SIZE)
+    model = calibrated(small(), x)  # activations of order 1, not ~0
+
+    def maps(layer):  # (4, h, w, channels), straight from the base
+        inner = keras.Model(model.base.inputs, model.base.get_layer(layer).output)
+        return np.asarray(inner(x / 127.5 - 1.0))
+
+    early, top = maps("conv_pw_6_relu"), maps("conv_pw_13_relu")
+    assert min(early.shape[1:3]) > 1 and min(top.shape[1:3]) > 1  # pooling matters
+    assert early.mean(axis=(1, 2)).std() > 0.05  # features that differ between images
+
+    def check(features, expected):
+        np.testing.assert_allclose(np.asarray(features), expected, rtol=1e-3, atol=1e-4)
+
+    check(model.feature_extractor("conv_pw_6_relu")(x), early.mean(axis=(1, 2)))
+    check(model.feature_extractor("conv_pw_6_relu", pooling="max")(x), early.max(axis=(1, 2)))
+    check(model.feature_extractor("conv_pw_6_relu", pooling=None)(x), early.reshape(4, -1))
+    check(model.feature_extractor()(x), top.mean(axis=(1, 2)))  # default: the base's output
     with pytest.raises(ValueError, match="layer must name a layer.*Received: layer='fc7'"):
         model.feature_extractor("fc7")
 
@@ -379,19 +474,32 @@ def test_augmentation_is_active_only_in_training(rng):
         image_augmentation(flip="sideways")
 
 
-def test_predict_tta_averages_m_augmented_predictions(rng, weights_file):
-    model = small(augmentation=image_augmentation(seed=0), weights=str(weights_file))
-    x = images(rng, 3)
+class AlternateFlip:
+    """A deterministic augmentation: every second call flips the images left to right."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, images, training=False):
+        assert training  # predict_tta must ask for the augmented images
+        self.calls += 1
+        return images[:, :, ::-1] if self.calls % 2 == 0 else images
+
+
+def test_predict_tta_averages_m_augmented_predictions(rng):
+    x = calibration_images(32)[:3]
+    model = calibrated(small(input_shape=(32, 32, 3), augmentation=image_augmentation(seed=0)), x)
+    plain, flipped = np.asarray(model(x)), np.asarray(model(x[:, :, ::-1]))
+    assert np.abs(plain - flipped).max() > 1e-3  # else the check below could not fail
     identity = keras.Sequential([keras.layers.Identity()])
-    np.testing.assert_allclose(
-        analysis.predict_tta(model, x, identity, m=3), np.asarray(model(x)), atol=1e-6
-    )
-    averaged = analysis.predict_tta(model, x, m=4, batch_size=2)
-    assert averaged.shape == (3, 2)
-    np.testing.assert_allclose(averaged.sum(axis=1), 1.0, atol=1e-5)
-    assert not np.allclose(averaged, np.asarray(model(x)))
+    np.testing.assert_allclose(analysis.predict_tta(model, x, identity, m=3), plain, atol=1e-6)
+    # m=4 in batches of 2 (and 1): per image, two plain and two flipped predictions.
+    averaged = analysis.predict_tta(model, x, AlternateFlip(), m=4, batch_size=2)
+    np.testing.assert_allclose(averaged, (plain + flipped) / 2, atol=1e-6)
+    # The model's own augmentation by default: random, so not the plain prediction.
+    assert not np.allclose(analysis.predict_tta(model, x, m=4), plain, atol=1e-4)
     with pytest.raises(ValueError, match="augmentation must be given"):
-        analysis.predict_tta(small(), x)
+        analysis.predict_tta(identity, x)  # a model without an augmentation of its own
     with pytest.raises(ValueError, match="Received: m=0"):
         analysis.predict_tta(model, x, m=0)
 
@@ -400,15 +508,22 @@ def test_predict_tta_averages_m_augmented_predictions(rng, weights_file):
 
 
 def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
-    model = small(mode="partial", input_shape=(32, 32, 3))
-    x = images(rng, 5, 32)
+    x = images(rng, 8, 32)
+    model = calibrated(small(mode="partial", input_shape=(32, 32, 3)), x)
+    expected = np.asarray(model(x))
+    assert expected[:, 1].std() > 0.1  # outputs that depend on the image and the base
     float_path = export_tflite(model, tmp_path / "model.tflite")
     quantized = export_tflite(model, tmp_path / "model_int8.tflite", quantize="dynamic")
     report = verify_tflite(float_path, model, x)
     assert report["match"] and report["class_agreement"] == 1.0
     outputs = load_tflite(quantized)(x)
     assert set(outputs) == {"probabilities", "class_id"}
-    np.testing.assert_allclose(outputs["probabilities"], np.asarray(model(x)), atol=0.1)
+    np.testing.assert_array_equal(outputs["class_id"], outputs["probabilities"].argmax(-1))
+    # int8 weights and activations through 28 layers: near the float model, not equal (a
+    # mean error of ~0.08 here; up to ~0.16 with the ImageNet weights at 96x96).
+    probabilities = outputs["probabilities"][:, 1]
+    assert np.abs(probabilities - expected[:, 1]).mean() < 0.15
+    assert np.corrcoef(probabilities, expected[:, 1])[0, 1] > 0.8
     assert quantized.stat().st_size < 0.6 * float_path.stat().st_size
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export_tflite(model, float_path)
@@ -450,20 +565,33 @@ def test_recipe_prints_the_table_and_exports_tflite(in_tmp, rng, capsys):
 
     for name in ("ants", "bees"):
         _write_images(in_tmp / "photos" / name, 12, rng)
+    # A random base calibrated on such images (--smoke: 96x96), so that outputs, TTA and
+    # the TFLite parity depend on the image (with --weights none every image gets the same).
+    weights = in_tmp / "base.weights.h5"
+    calibrated(small(input_shape=(96, 96, 3)), images(rng, 8, 96)).base.save_weights(weights)
     metrics = transfer.main(
-        ["--data", str(in_tmp / "photos"), "--smoke", "--weights", "none", "--mode", "minimum",
-         "--no-svm", "--tflite", "--tta", "2", "--validation-split", "0.5"]
+        ["--data", str(in_tmp / "photos"), "--smoke", "--weights", str(weights),
+         "--mode", "minimum", "--no-svm", "--tflite", "--tta", "2", "--validation-split", "0.5"]
     )  # fmt: skip
-    table = capsys.readouterr().out
-    for label in ("| | Minimum |", "Epochs", "Training acc", "Evaluation acc", "TTA"):
-        assert label in table
-    assert metrics["best_mode"] == "minimum"
-    assert metrics["tflite"]["float"]["class_agreement"] == 1.0
-    assert metrics["tflite"]["size_ratio"] < 0.6
-    assert metrics["tflite"]["float16"]["class_agreement"] == 1.0
-    assert metrics["tflite"]["float16_size_ratio"] < 0.6
+    table = capsys.readouterr().out.splitlines()
+    row = metrics["rows"]["minimum"]
+    assert row["epochs"] == 1  # --smoke: one epoch
+    for line in (
+        "| | Minimum |",
+        "| Epochs | 1 |",
+        f"| Training acc | {row['training_accuracy']:.4f} |",
+        f"| Evaluation acc | {row['evaluation_accuracy']:.4f} |",
+        f"| Evaluation acc, TTA | {row['tta_accuracy']:.4f} |",
+    ):
+        assert line in table  # the table shows the recorded numbers
     export = in_tmp / metrics["export_path"]
-    assert (export / "saved_model.pb").is_file() and (export / "model_dynamic.tflite").is_file()
+    assert (export / "saved_model.pb").is_file()
+    tflite = metrics["tflite"]
+    for kind in ("float", "dynamic", "float16"):
+        assert tflite[kind]["bytes"] == (export / f"model_{kind}.tflite").stat().st_size, kind
+    assert tflite["float"]["class_agreement"] == 1.0 and tflite["float"]["max_abs_diff"] < 1e-4
+    assert tflite["float16"]["class_agreement"] == 1.0 and tflite["float16"]["max_abs_diff"] < 0.02
+    assert tflite["size_ratio"] < 0.6 and tflite["float16_size_ratio"] < 0.6
 
 
 def test_a_custom_base_needs_an_explicit_partial_boundary():
