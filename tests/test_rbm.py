@@ -446,6 +446,12 @@ def _np_sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _np_free_energy(rbm, v):
+    """F(v) = -v.b - sum_j log(1 + exp(c_j + v W_j)) of a Bernoulli RBM, by hand."""
+    kernel, b, c = _np_params(rbm)
+    return -v @ b - np.log1p(np.exp(c + v @ kernel)).sum(1)
+
+
 def _bernoulli_energy(v, h, kernel, b, c):
     """E(v, h) = -v.b - h.c - v W h, every v against every h: shape (len(v), len(h))."""
     return -(v @ b)[:, None] - (h @ c)[None, :] - v @ kernel @ h.T
@@ -535,7 +541,7 @@ def _ml_update(rbm, data_index):
     """The exact log-likelihood gradient: the model term from p(v) by enumeration."""
     kernel, b, c = _np_params(rbm)
     v = _all_states(kernel.shape[0]).astype("float64")
-    log_p = v @ b + np.log1p(np.exp(c + v @ kernel)).sum(1)
+    log_p = -_np_free_energy(rbm, v)
     p = np.exp(log_p - log_p.max())
     p /= p.sum()
     outer = v[:, :, None] * _np_sigmoid(c + v @ kernel)[:, None, :]
@@ -790,16 +796,12 @@ def test_classifier_arguments_are_checked_and_its_head_is_softmax(rng):
 
 def _exact_log_conditionals(rbm, v):
     """log P(v_i | v_-i) for every row and unit, from free energies computed by hand."""
-    kernel, b, c = _np_params(rbm)
-
-    def free(x):
-        return -x @ b - np.log1p(np.exp(c + x @ kernel)).sum(1)
-
     out = np.empty(v.shape)
     for i in range(v.shape[1]):
         flipped = v.copy()
         flipped[:, i] = 1 - flipped[:, i]
-        out[:, i] = -np.logaddexp(0.0, free(v) - free(flipped))
+        gap = _np_free_energy(rbm, v) - _np_free_energy(rbm, flipped)
+        out[:, i] = -np.logaddexp(0.0, gap)
     return out
 
 
@@ -831,9 +833,6 @@ def test_monitor_logs_what_the_measures_give_by_hand(rng):
     logs = model.fit(train, epochs=2, batch_size=50, callbacks=[monitor], verbose=0).history
     kernel, b, c = _np_params(rbm)
 
-    def free(x):
-        return -x @ b - np.log1p(np.exp(c + x @ kernel)).sum(1)
-
     def reconstruction(x):
         return np.mean((_np_sigmoid(b + _np_sigmoid(c + x @ kernel) @ kernel.T) - x) ** 2)
 
@@ -841,7 +840,7 @@ def test_monitor_logs_what_the_measures_give_by_hand(rng):
     assert logs["val_reconstruction_error"][-1] == pytest.approx(
         reconstruction(validation), rel=1e-4
     )
-    gap = free(validation).mean() - free(train).mean()
+    gap = _np_free_energy(rbm, validation).mean() - _np_free_energy(rbm, train).mean()
     assert logs["free_energy_gap"][-1] == pytest.approx(gap, rel=1e-4, abs=1e-5)
     assert logs["pseudo_log_likelihood"][-1] == pytest.approx(
         pseudo_log_likelihood(rbm, train, seed=5 + 1), rel=1e-6
