@@ -1,5 +1,7 @@
 """SavedModel export: serving layout, raw inputs, metadata, no silent overwrite."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -93,3 +95,60 @@ def test_bad_versions_are_rejected(digits_model, tmp_path, version):
 def test_no_name_with_a_separator_or_dotdot_is_accepted(head, bad, tail):
     with pytest.raises(ValueError, match="name"):
         _check_name(head + bad + tail)
+
+
+class _Scorer(keras.Model):
+    """A model with its own serving outputs, of two dtypes."""
+
+    def __init__(self):
+        inputs = keras.Input((3,))
+        super().__init__(inputs, keras.layers.Dense(2)(inputs), name="scorer")
+
+    def serving_outputs(self, x):
+        scores = self(x)
+        return {"scores": scores, "best": keras.ops.cast(keras.ops.argmax(scores, -1), "int32")}
+
+
+def test_serving_outputs_are_exported_and_described_with_their_dtypes(tmp_path):
+    model = _Scorer()
+    path = export(model, "scorer", base_dir=tmp_path)
+    outputs = read_metadata(path)["outputs"]
+    assert outputs == {"scores": "float32 (batch, 2)", "best": "int32 (batch,)"}
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    served = load_export(path)(x)
+    np.testing.assert_allclose(served["scores"], model(x), atol=1e-6)
+    np.testing.assert_array_equal(served["best"], np.asarray(model(x)).argmax(-1))
+
+
+def test_an_unknown_endpoint_is_refused_with_the_ones_there(digits_model, tmp_path):
+    path = export(digits_model[0], "m", base_dir=tmp_path)
+    message = (
+        "endpoint must be one of ['serve_uint8', 'serving_default']. Received: endpoint='serve'"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_export(path, "serve")
+
+
+def test_loaded_signatures_take_any_numeric_array_and_keep_the_model_alive(digits_model, tmp_path):
+    model, info, raw, _ = digits_model
+    path = export(model, "m", base_dir=tmp_path, info=info)
+    predict = load_export(path)
+    as_uint8 = load_export(path, "serve_uint8")
+    expected = predict(raw[:5].astype("float32"))["probabilities"]
+    # Each signature converts what it is given to its own dtype.
+    np.testing.assert_allclose(predict(raw[:5].astype("uint8"))["probabilities"], expected)
+    np.testing.assert_allclose(as_uint8(raw[:5].tolist())["probabilities"], expected, atol=1e-6)
+    assert predict.signature.structured_input_signature[1]["images"].dtype == "float32"
+    assert as_uint8.signature.structured_input_signature[1]["images"].dtype == "uint8"
+    assert sorted(predict.saved_model.signatures) == ["serve_uint8", "serving_default"]
+
+
+def test_verify_export_notices_a_model_that_is_not_the_one_exported(digits_model, tmp_path):
+    model, info, raw, _ = digits_model
+    path = export(model, "m", base_dir=tmp_path, info=info)
+    assert verify_export(path, model, raw.astype("uint8"), info)["match"]
+    other = keras.models.clone_model(model)
+    other.set_weights([w * 3.0 for w in model.get_weights()])
+    check = verify_export(path, other, raw, info)
+    assert 1e-5 < check["max_abs_diff"] < 1.0  # a probability moved, by less than 1
+    assert not check["match"]

@@ -140,6 +140,9 @@ def load_export(path, endpoint="serving_default"):
     Keras 3's `load_model` cannot read SavedModels; this uses `tf.saved_model.load`. To use
     an export as a layer inside a Keras model, use `keras.layers.TFSMLayer(path,
     call_endpoint="serving_default")`.
+
+    The function converts its input to the signature's dtype, and carries the concrete
+    function as `predict.signature` and the loaded SavedModel as `predict.saved_model`.
     """
     loaded = tf.saved_model.load(str(path))
     if endpoint not in loaded.signatures:
@@ -212,8 +215,9 @@ def _metadata(model, name, version, raw_shape, info, metrics):
 
 
 def _describe(dtype, shape):
-    """'float32 (batch, 16)'."""
-    return f"{keras.backend.standardize_dtype(dtype)} ({', '.join(map(str, shape))})"
+    """'float32 (batch, 16)', or 'float32 (batch,)' for one dimension (as Python writes it)."""
+    dims = ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "")
+    return f"{keras.backend.standardize_dtype(dtype)} ({dims})"
 
 
 def verify_export(path, model, raw_images, info=None, atol=1e-5):
