@@ -19,6 +19,7 @@ from zoo.models.rbm import (
     dbn_autoencoder,
     dbn_classifier,
     exact_log_partition,
+    free_energy_gap,
     pretrain,
     pseudo_log_likelihood,
     reconstruction_error,
@@ -177,6 +178,13 @@ def test_exact_log_partition_refuses_large_or_gaussian_rbms():
         exact_log_partition(_random_rbm(3, 21))
     with pytest.raises(ValueError, match="visible.*Received"):
         exact_log_partition(_random_rbm(3, 2, visible="gaussian"))
+    # 20 hidden units is the largest it enumerates; with 2 visibles, log Z is also a sum
+    # over the 4 visible states: log Z = logsumexp_v [v.b + sum_j softplus(c_j + v W_j)].
+    rbm = _random_rbm(2, 20, seed=5)
+    kernel, b, c = _np_params(rbm)
+    v = _all_states(2).astype("float64")
+    terms = v @ b + np.logaddexp(0.0, v @ kernel + c).sum(axis=1)
+    assert exact_log_partition(rbm) == pytest.approx(np.logaddexp.reduce(terms), rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -248,16 +256,20 @@ def test_pretraining_trains_each_rbm_on_the_hidden_probabilities_below(digits):
     seen, visible_biases = [], []
 
     class Inputs(keras.callbacks.Callback):
+        def __init__(self, index):
+            super().__init__()
+            self.index = index
+
         def on_train_begin(self, logs=None):
-            seen.append(self.model.input_shape[-1])
+            seen.append((self.index, self.model.input_shape[-1]))
             rbm = self.model.layers[-1]
             visible_biases.append(np.asarray(rbm.visible_bias).copy())
 
     histories = pretrain(
         stack, digits, epochs=[8, 4], batch_size=20, validation_data=digits[:200],
-        callbacks=[Inputs()],
+        callbacks=lambda i: [Inputs(i)],  # a callable makes each RBM's own callbacks
     )  # fmt: skip
-    assert seen == [64, 32]
+    assert seen == [(1, 64), (2, 32)]  # 1-based, as documented
     assert reconstruction_error(stack.rbms[0], flat) < 0.5 * before
     top = histories[1].history["reconstruction_error"]
     assert len(top) == 4 and top[-1] < top[0]
@@ -311,6 +323,9 @@ def test_gaussian_stack_classifier_and_autoencoder_reproduce_its_passes(rng):
     np.testing.assert_allclose(np.asarray(stack.visible_data(x)).std(0), 1.0, rtol=1e-2)
     first.kernel.assign(rng.normal(size=(6, 5)))
     classifier = dbn_classifier(stack, classes=2)
+    assert _names(classifier)[:3] == [
+        "dbn_classifier_input", "dbn_classifier_flatten", "dbn_classifier_standardize"
+    ]  # fmt: skip
     features = keras.Model(
         classifier.input, classifier.get_layer(f"{classifier.name}_dense2").output
     )
@@ -363,8 +378,18 @@ def test_bernoulli_data_outside_zero_one_is_refused_or_fixed_on_request(digits):
         stack.fit(grey, epochs=1, verbose=0)
     clipped = check_visible_data(stack, np.array([[-0.5, 0.5, 1.7]]), "clip")
     np.testing.assert_array_equal(clipped, [[0.0, 0.5, 1.0]])
-    binary = check_visible_data(stack, np.array([[0.2, 0.6]]), "binarize")
-    np.testing.assert_array_equal(binary, [[0.0, 1.0]])
+    binary = check_visible_data(stack, np.array([[0.2, 0.5, 0.6]]), "binarize")
+    np.testing.assert_array_equal(binary, [[0.0, 0.0, 1.0]])  # above one half is on
+    assert binary.dtype == "float32"
+    probabilities = check_visible_data(stack, np.array([[0.0, 0.25, 1.0]]))
+    np.testing.assert_array_equal(probabilities, [[0.0, 0.25, 1.0]])  # checked, kept
+    with _raises_exactly(
+        "x must be in [0, 1] for Bernoulli visible units (scale it, or pass binarize/clip). "
+        "Received: x with values in [0.2, 1.5]"
+    ):
+        check_visible_data(stack, np.array([[0.2, 1.5]]))
+    doubles = digits[:5].astype("float64")  # numpy's default dtype, as users pass it
+    np.testing.assert_allclose(stack(doubles), stack(digits[:5]), rtol=1e-6)
     with pytest.raises(ValueError, match="finite"):
         check_visible_data(stack, np.array([[np.nan]]))
     with pytest.raises(ValueError, match="mode.*Received"):
@@ -386,21 +411,162 @@ def test_bad_dbn_arguments_name_the_argument(kwargs, match):
         zoo.create_model("dbn", **kwargs)
 
 
+def test_stack_factories_pass_every_argument_to_their_rbms():
+    stack = zoo.create_model(
+        "dbn", input_shape=(6,), hidden=[5, 3], visible="gaussian", k=2,
+        mean_field_visible=True, kernel_regularizer=keras.regularizers.L2(1e-3), seed=7,
+    )  # fmt: skip
+    first, second = (rbm.get_config() for rbm in stack.rbms)
+    assert (first["name"], second["name"]) == ("dbn_rbm1", "dbn_rbm2")
+    assert (first["units"], second["units"]) == (5, 3)
+    assert (first["visible"], second["visible"]) == ("gaussian", "bernoulli")
+    assert (first["seed"], second["seed"]) == (8, 9)  # one seed per RBM
+    for config in (first, second):
+        assert (config["k"], config["mean_field_visible"]) == (2, True)
+        assert config["kernel_regularizer"]["config"]["l2"] == pytest.approx(1e-3)
+    chains = zoo.create_model("dbn", input_shape=(6,), hidden=(4, 2), persistent_chains=3)
+    assert [rbm.persistent_chains for rbm in chains.rbms] == [3, 3]
+    assert chains.rbms[0].get_config()["seed"] is None
+    sigma = zoo.create_model("gaussian_rbm", input_shape=(6,), units=3, learn_sigma=True)
+    assert sigma.rbms[0].get_config()["learn_sigma"] is True
+    assert zoo.create_model("dbn", input_shape=(6,), hidden=(1,)).rbms[0].units == 1
+    with _raises_exactly("hidden must be an int >= 1. Received: hidden=(4, 0)"):
+        zoo.create_model("dbn", hidden=[4, 0])
+    with _raises_exactly("hidden must be a non-empty tuple of unit counts. Received: hidden=5"):
+        zoo.create_model("dbn", hidden=5)
+
+
 def test_rbms_whose_sizes_do_not_chain_are_refused():
     lower, upper = RBM(8, name="lower"), RBM(4, name="upper")
     lower.build((None, 10))
     upper.build((None, 9))
-    with pytest.raises(ValueError, match="do not chain.*upper.*9 visible units.*8"):
+    with _raises_exactly(
+        "The RBMs' sizes do not chain: RBM 2 (upper) has 9 visible units but its input has "
+        "8. Received: input_shape=(10,), units=[8, 4]"
+    ):
         RBMStack([lower, upper], input_shape=(10,))
-    with pytest.raises(ValueError, match="Gaussian.*Received"):
-        RBMStack([RBM(4), RBM(3, visible="gaussian")], input_shape=(10,))
+    with _raises_exactly(
+        "The RBMs' sizes do not chain: RBM 1 (upper) has 9 visible units but its input has "
+        "10. Received: input_shape=(10,), units=[4]"
+    ):
+        RBMStack([upper], input_shape=(10,))
+    with _raises_exactly(
+        "Only the first RBM of a stack may have Gaussian visibles; the others see hidden "
+        "probabilities. Received: visible='gaussian' for RBM 3"
+    ):
+        RBMStack([RBM(4), RBM(3), RBM(2, visible="gaussian")], input_shape=(10,))
+    for bad in ([], [keras.layers.Dense(3)]):
+        message = r"^rbms must be a non-empty list of zoo\.layers\.RBM\. Received: rbms=\["
+        with pytest.raises(ValueError, match=message):
+            RBMStack(bad, input_shape=(10,))
 
 
-def test_pretrain_refuses_bad_epochs_and_models(digits):
+def test_a_stack_is_named_rbm_unstandardised_and_takes_keras_model_arguments(tmp_path):
+    stack = RBMStack([RBM(3, name="only")], input_shape=(4,), trainable=False)
+    assert stack.name == "rbm" and stack.normalization is None and not stack.trainable
+    assert _names(stack) == ["rbm_input", "rbm_flatten", "only"]
+    standardising = RBMStack([RBM(3, name="g", visible="gaussian")], (4,), True, name="s")
+    assert _names(standardising) == ["s_input", "s_flatten", "s_standardize", "g"]
+    # A factory's weights= loads a stack's saved weights.
+    trained = zoo.create_model("rbm", input_shape=(4,), units=3, seed=1)
+    trained.save_weights(tmp_path / "rbm.weights.h5")
+    loaded = zoo.create_model("rbm", input_shape=(4,), units=3, weights=tmp_path / "rbm.weights.h5")
+    for mine, theirs in zip(loaded.weights, trained.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    with _raises_exactly("hidden must be an int >= 1. Received: hidden=(4, 2.5)"):
+        zoo.create_model("dbn", hidden=(4, 2.5))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": [1]}, "epochs must be an int or one int per RBM (2). Received: epochs=[1]"),
+        ({"epochs": [1, 0]}, "epochs must be an int >= 1. Received: epochs=[1, 0]"),
+        ({"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
+        ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
+        (
+            {"monitor_examples": -1},
+            "monitor_examples must be an int >= 0. Received: monitor_examples=-1",
+        ),
+        (
+            {"validation_data": np.full((3, 64), 2.0)},
+            "validation_data must be in [0, 1] for Bernoulli visible units (scale it, or pass "
+            "binarize/clip). Received: validation_data with values in [2, 2]",
+        ),
+    ],
+)  # fmt: skip
+def test_pretrain_refuses_bad_arguments_naming_them(kwargs, message, digits):
     stack = zoo.create_model("dbn", input_shape=(8, 8, 1), hidden=(4, 3))
-    with pytest.raises(ValueError, match="epochs.*Received"):
-        pretrain(stack, digits, epochs=[1])
-    with pytest.raises(ValueError, match="stack.*Received"):
+    with _raises_exactly(message):
+        pretrain(stack, digits, **kwargs)
+
+
+class _Compiled(keras.callbacks.Callback):
+    """Records how pretraining compiled and fits each RBM's model."""
+
+    def __init__(self, seen):
+        super().__init__()
+        self.seen = seen
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        self.seen.append(
+            {
+                "name": self.model.name,
+                "optimizer": optimizer,
+                "learning_rate": float(optimizer.learning_rate),
+                "steps_per_execution": self.model.steps_per_execution,
+                "steps": self.params["steps"],
+            }
+        )
+
+
+def test_pretrain_compiles_each_rbm_with_the_guides_sgd_and_the_options_given(rng, capsys):
+    bernoulli = zoo.create_model("dbn", input_shape=(6,), hidden=(4, 3), seed=0)
+    x = (rng.uniform(size=(30, 6)) < 0.5).astype("float32")
+    seen = []
+    histories = pretrain(
+        bernoulli, x, epochs=[3, 1], batch_size=7, momentum_switch_epoch=1,
+        steps_per_execution=1, callbacks=[_Compiled(seen)],
+    )  # fmt: skip
+    assert capsys.readouterr().out == ""  # verbose=0 by default
+    assert [entry["name"] for entry in seen] == ["dbn_pretrain1", "dbn_pretrain2"]
+    assert [entry["learning_rate"] for entry in seen] == [pytest.approx(0.1)] * 2
+    assert [entry["steps"] for entry in seen] == [5, 5]  # 30 rows in batches of 7
+    assert seen[0]["steps_per_execution"] == 1
+    assert isinstance(seen[0]["optimizer"], keras.optimizers.SGD)
+    assert histories[0].history["momentum"] == [0.5, 0.9, 0.9]  # switched at epoch 1
+    assert "val_reconstruction_error" not in histories[0].history  # no validation data
+    assert "reconstruction_error" in histories[1].history
+
+    gaussian = zoo.create_model("gaussian_rbm", input_shape=(6,), units=3, seed=0)
+    seen.clear()
+    pretrain(gaussian, rng.normal(size=(30, 6)), epochs=1, callbacks=[_Compiled(seen)])
+    assert seen[0]["learning_rate"] == pytest.approx(0.01)  # the guide's rate for Gaussians
+    assert seen[0]["steps_per_execution"] == 10
+
+    seen.clear()
+    pretrain(
+        bernoulli, x, epochs=1, optimizer=lambda: keras.optimizers.Adam(0.003),
+        monitor_examples=0, callbacks=[_Compiled(seen)],
+    )  # fmt: skip
+    first, second = (entry["optimizer"] for entry in seen)
+    assert isinstance(first, keras.optimizers.Adam) and first is not second  # one each
+    assert float(first.learning_rate) == pytest.approx(0.003)
+    seen.clear()
+    histories = pretrain(
+        bernoulli, x, epochs=1, optimizer="rmsprop", validation_data=x[:10],
+        callbacks=[_Compiled(seen)],
+    )  # fmt: skip
+    assert isinstance(seen[0]["optimizer"], keras.optimizers.RMSprop)
+    assert "val_reconstruction_error" in histories[1].history  # validation reaches RBM 2
+
+
+def test_pretrain_takes_batches_of_one_and_fixes_data_in_the_mode_asked(digits):
+    stack = zoo.create_model("rbm", input_shape=(8, 8, 1), units=3, seed=0)
+    grey = digits[:10] * 1.5  # outside [0, 1]: clipped on request, for validation too
+    pretrain(stack, grey, epochs=1, batch_size=1, validation_data=grey, data_mode="clip")
+    with _raises_exactly("stack must be a zoo RBMStack. Received: stack=Sequential"):
         pretrain(keras.Sequential([keras.Input((3,))]), digits)
 
 
@@ -683,8 +849,8 @@ def test_fit_trains_a_single_rbm_stack_on_checked_data(digits):
     stack = zoo.create_model("rbm", input_shape=(8, 8, 1), units=8, seed=0)
     stack.compile(keras.optimizers.SGD(0.1))
     before = np.asarray(stack.rbms[0].kernel).copy()
-    history = stack.fit(digits[:200], None, 20, 2, verbose=0)  # positional y, batch, epochs
-    assert len(history.history["loss"]) == 2
+    history = stack.fit(digits[:200], None, 20, epochs=3, verbose=0)  # positional y, batch
+    assert len(history.history["loss"]) == 3
     assert not np.allclose(np.asarray(stack.rbms[0].kernel), before)
 
 
@@ -719,6 +885,74 @@ def test_ais_is_seeded_and_its_base_model_is_fitted_to_base_data(rng):
     based = ais_log_likelihood(rbm, data, runs=50, betas=300, base_data=other, seed=3)
     assert based["log_z"] != first["log_z"]
     assert based["log_z"] == pytest.approx(exact, abs=0.2)
+
+
+def test_ais_from_a_base_model_equal_to_the_target_is_exact_with_no_spread():
+    # With no weights and visible biases equal to the data's log-odds, the RBM is the AIS
+    # base model (Salakhutdinov & Murray's base-rate model) times constant hidden factors:
+    # every run carries the same importance weight, so log Z is exact and the three-
+    # standard-error range is empty. A base model fitted otherwise leaves a spread.
+    data = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 1, 1]], "float32")
+    p = data.mean(axis=0)  # 0.75 0.75 0.75 0.25
+    rbm = _random_rbm(4, 3, seed=2)
+    rbm.kernel.assign(np.zeros((4, 3)))
+    rbm.visible_bias.assign(np.log(p / (1 - p)))
+    estimate = ais_log_likelihood(rbm, data, runs=20, betas=50, seed=0)
+    assert estimate["log_z"] == pytest.approx(exact_log_partition(rbm), abs=1e-6)
+    assert estimate["log_z_high"] - estimate["log_z_low"] < 1e-6  # float32 biases
+    other = ais_log_likelihood(rbm, data, runs=20, betas=50, base_data=data[:2], seed=0)
+    assert other["log_z_high"] - other["log_z_low"] > 1e-3
+
+
+def test_ais_with_few_temperatures_is_unbiased_given_many_runs():
+    # E[importance weight] = Z / Z_base for any number of temperatures, if each Gibbs step
+    # leaves its intermediate distribution invariant. With 4 temperatures and 100,000 runs
+    # the exact log Z lies within three standard errors, which are narrow (0.004 each); a
+    # step that draws the hidden units jointly (one shared uniform) misses by 0.15.
+    rbm = _random_rbm(4, 3, seed=1)
+    rbm.kernel.assign(2.0 * np.asarray(rbm.kernel))
+    data = (np.random.default_rng(0).uniform(size=(30, 4)) < 0.5).astype("float32")
+    estimate = ais_log_likelihood(rbm, data, runs=100_000, betas=4, seed=0)
+    assert estimate["log_z_low"] <= exact_log_partition(rbm) <= estimate["log_z_high"]
+    assert estimate["log_z_high"] - estimate["log_z_low"] < 0.05
+
+
+def test_ais_defaults_are_the_documented_runs_temperatures_and_seed(rng):
+    rbm = _random_rbm(4, 3, seed=0)
+    data = (rng.uniform(size=(10, 4)) < 0.5).astype("float32")
+    default = ais_log_likelihood(rbm, data)
+    assert (default["runs"], default["betas"]) == (100, 10000)
+    assert default == ais_log_likelihood(rbm, data, runs=100, betas=10000, seed=0)
+
+
+def test_measures_take_float64_and_integer_arrays_and_the_monitor_seeds_from_zero(rng):
+    rbm = _random_rbm(6, 4, seed=3)
+    data = rng.uniform(size=(40, 6)) < 0.4
+    single = data.astype("float32")
+    for x in (data.astype("float64"), data.astype("uint8")):
+        assert reconstruction_error(rbm, x) == pytest.approx(reconstruction_error(rbm, single))
+        gap = free_energy_gap(rbm, x[:20], x[20:])
+        assert gap == pytest.approx(free_energy_gap(rbm, single[:20], single[20:]))
+        pll = pseudo_log_likelihood(rbm, x, seed=1)
+        assert pll == pytest.approx(pseudo_log_likelihood(rbm, single, seed=1))
+    logs = {}
+    RBMMonitor(rbm, data.astype("float64")).on_epoch_end(2, logs)
+    assert logs["pseudo_log_likelihood"] == pseudo_log_likelihood(rbm, single, seed=0 + 2)
+    RBMMonitor(rbm, single).on_epoch_end(0)  # no logs given: nothing to add to, no error
+
+
+def test_pseudo_likelihood_seed_defaults_to_zero(rng):
+    rbm = _random_rbm(6, 4, seed=3)
+    v = (rng.uniform(size=(30, 6)) < 0.5).astype("float32")
+    assert pseudo_log_likelihood(rbm, v) == pseudo_log_likelihood(rbm, v, seed=0)
+    assert pseudo_log_likelihood(rbm, v) != pseudo_log_likelihood(rbm, v, seed=1)
+
+
+def test_gibbs_runs_one_step_by_default():
+    v = np.repeat(_all_states(4)[5:6], 200, axis=0)
+    one_step = _random_rbm(4, 3, seed=7).gibbs(v, 1)
+    np.testing.assert_array_equal(_random_rbm(4, 3, seed=7).gibbs(v), one_step)
+    assert not np.array_equal(_random_rbm(4, 3, seed=7).gibbs(v, 2), one_step)
 
 
 def _names(model):
@@ -762,6 +996,57 @@ def test_energies_of_a_batch_of_sequences_are_those_of_its_rows(rng):
     np.testing.assert_allclose(np.asarray(rbm.energy(v, h)), flat, rtol=1e-6)
 
 
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_cd_loss_of_a_batch_of_sequences_is_that_of_its_rows(visible, rng):
+    v = (rng.uniform(size=(2, 5, 4)) < 0.5).astype("float32")
+    sigma = visible == "gaussian"  # learned sigma != 1 enters the visible term
+    sequences, rows = (_random_rbm(4, 3, visible, seed=2, k=2, learn_sigma=sigma) for _ in "ab")
+    sequences(v, training=True)
+    rows(v.reshape(10, 4), training=True)  # the same seed draws the same samples
+    assert float(sequences.losses[0]) == pytest.approx(float(rows.losses[0]), rel=1e-6)
+
+
+def test_weights_start_seeded_with_the_stddev_asked_and_are_regularised():
+    first, second = (RBM(200, seed=4, name="r") for _ in "ab")
+    first.build((None, 300))
+    second.build((None, 300))
+    kernel = np.asarray(first.kernel)
+    np.testing.assert_array_equal(kernel, second.kernel)
+    assert abs(kernel.std() - 0.01) < 0.0003 and abs(kernel.mean()) < 0.0003  # the guide's
+    assert [w.path for w in first.weights] == ["r/kernel", "r/visible_bias", "r/hidden_bias"]
+    assert not np.asarray(first.visible_bias).any() and not np.asarray(first.hidden_bias).any()
+    fixed = RBM(3, visible="gaussian", name="g")
+    learned = RBM(3, visible="gaussian", learn_sigma=True, name="l")
+    persistent = RBM(3, persistent_chains=5, name="p")
+    for rbm in (fixed, learned, persistent):
+        rbm.build((None, 4))
+    assert [w.path for w in fixed.weights][3:] == ["g/log_sigma"]
+    assert [w.path for w in persistent.weights][3:] == ["p/chains"]
+    assert len(fixed.trainable_weights) == 3  # sigma fixed at 1
+    assert [w.path for w in learned.trainable_weights][3:] == ["l/log_sigma"]
+    assert [w.path for w in persistent.non_trainable_weights] == ["p/chains"]
+    for start in (learned.log_sigma, persistent.chains):  # sigma 1; chains all off
+        np.testing.assert_array_equal(start, np.zeros(start.shape))
+    wide = RBM(200, weight_stddev=0.1, seed=4)
+    wide.build((None, 300))
+    assert abs(np.asarray(wide.kernel).std() - 0.1) < 0.003
+    regularised = _random_rbm(4, 3, kernel_regularizer=keras.regularizers.L2(0.1))
+    regularised(np.zeros((1, 4), "float32"))
+    l2 = 0.1 * float(np.sum(np.square(regularised.kernel)))
+    assert float(sum(regularised.losses)) == pytest.approx(l2, rel=1e-5)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_an_rbm_samples_and_trains_in_float64(visible, rng):
+    rbm = _random_rbm(4, 3, visible=visible, seed=2, dtype="float64")
+    v = (rng.uniform(size=(6, 4)) < 0.5).astype("float64")
+    h = rbm.sample_hidden(v)
+    for tensor in (h, rbm.sample_visible(h), rbm.gibbs(v, 2)):
+        assert keras.backend.standardize_dtype(tensor.dtype) == "float64"
+    rbm(v, training=True)
+    assert keras.backend.standardize_dtype(rbm.losses[0].dtype) == "float64"
+
+
 def test_standardisation_floors_variances_and_reconstructions_undo_it(rng):
     stack = zoo.create_model("gaussian_rbm", input_shape=(4,), units=3, seed=0)
     x = rng.normal(2.0, 0.3, size=(200, 4)).astype("float32")
@@ -779,8 +1064,11 @@ def test_standardisation_floors_variances_and_reconstructions_undo_it(rng):
 
 def test_classifier_arguments_are_checked_and_its_head_is_softmax(rng):
     stack = zoo.create_model("dbn", input_shape=(5,), hidden=(4, 3), seed=0)
-    with pytest.raises(ValueError, match=r"^classes must be an int >= 2\. Received: classes=1$"):
-        dbn_classifier(stack, classes=1)
+    for bad in (1, 2.5, True):
+        message = rf"^classes must be an int >= 2\. Received: classes={bad}$"
+        with pytest.raises(ValueError, match=message):
+            dbn_classifier(stack, classes=bad)
+    assert dbn_classifier(stack).output_shape == (None, 10)  # the documented default
     for bad in (1.0, -0.1):
         message = rf"^dropout must be in \[0, 1\)\. Received: dropout={bad}$"
         with pytest.raises(ValueError, match=message):

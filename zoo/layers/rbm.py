@@ -188,7 +188,7 @@ class RBM(keras.layers.Layer):
         mean = self.visible_mean(h)
         if self.visible == "bernoulli":
             return self._bernoulli(mean)
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
         return mean + self.sigma * noise
 
     def gibbs(self, v, k=1):
@@ -199,7 +199,7 @@ class RBM(keras.layers.Layer):
         return v
 
     def _bernoulli(self, p):
-        draw = keras.random.uniform(ops.shape(p), seed=self.seed_generator)
+        draw = keras.random.uniform(ops.shape(p), dtype=p.dtype, seed=self.seed_generator)
         return ops.cast(draw < p, p.dtype)
 
     # --- energies ------------------------------------------------------------------------

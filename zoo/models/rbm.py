@@ -621,7 +621,7 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
         betas: Number of inverse temperatures from 0 to 1, spaced as in the paper: 7%
             of them below 0.5, 28% in [0.5, 0.9), 66% in [0.9, 1]. Defaults to 10000.
         base_data: Data for the base model's visible biases. Defaults to `data`.
-        seed: Seed of the sampler.
+        seed: Seed of the sampler. Defaults to 0.
 
     Returns:
         dict with `log_z`, `log_z_low` and `log_z_high` (log of the mean importance weight
