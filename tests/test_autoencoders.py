@@ -149,6 +149,24 @@ def test_ksparse_inference_keeps_the_top_alpha_k_and_training_the_top_training_k
     np.testing.assert_array_equal(KSparse(3, alpha=5.0)(x), x)  # min(units, 15): all 10
 
 
+def test_ksparse_ranks_the_last_axis_of_a_sequence_and_keeps_its_count_untrainable(rng):
+    x = rng.normal(size=(2, 3, 5)).astype("float32")  # 3 steps of 5 units
+    layer = KSparse(4, alpha=1.2)  # k above the 3 steps: only the last axis counts
+    expected = np.where(_top(x.reshape(6, 5), 5), x.reshape(6, 5), 0.0).reshape(x.shape)
+    np.testing.assert_array_equal(layer(x), expected)  # round(1.2 * 4) = 5 at inference
+    training = np.where(_top(x.reshape(6, 5), 4), x.reshape(6, 5), 0.0).reshape(x.shape)
+    np.testing.assert_array_equal(layer(x, training=True), training)
+    assert layer.trainable_weights == []
+    assert [w.path for w in layer.non_trainable_weights] == [f"{layer.name}/training_k"]
+
+
+def test_ksparse_keeps_the_layers_dtype():
+    layer = KSparse(2, dtype="float16")
+    y = layer(np.array([[0.5, -1.0, 2.0, 1.0]], "float16"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    np.testing.assert_array_equal(y, [[0.0, 0.0, 2.0, 1.0]])
+
+
 def test_ksparse_autoencoder_gradients_match_a_numpy_backward_pass(digits):
     images, _ = digits
     model = small("ae/ksparse", seed=0)  # tied, linear code and output, k=10 of 96 units

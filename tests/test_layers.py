@@ -1,5 +1,6 @@
 """One serialization test per layer, plus each layer's own arithmetic."""
 
+import json
 import re
 
 import keras
@@ -130,6 +131,50 @@ def test_fan_in_uniform_bound_falls_as_one_over_fan_in():
     assert np.abs(w).max() > 0.9 * 2.4 / 150
 
 
+def test_fan_in_uniform_is_seeded_in_the_dtype_asked_and_a_single_input_gets_the_full_limit():
+    seeded = FanInUniform(seed=3)
+    again = FanInUniform.from_config(seeded.get_config())
+    np.testing.assert_array_equal(seeded((4, 5)), again((4, 5)))  # the seed survives config
+    unseeded = FanInUniform()
+    assert not np.array_equal(unseeded((4, 5)), unseeded((4, 5)))  # a fresh draw each call
+    w = FanInUniform(seed=0)((1, 2000), dtype="float64")  # fan-in 1
+    assert keras.backend.standardize_dtype(w.dtype) == "float64"
+    assert 0.99 * 2.4 < np.abs(np.asarray(w)).max() <= 2.4
+
+
+def test_subsampling_names_its_weights_and_keeps_unknown_sizes_unknown():
+    layer = Subsampling2D(2, name="s2")
+    assert layer.compute_output_shape((None, None, 9, 3)) == (None, None, 4, 3)
+    assert layer.compute_output_shape((None, 9, None, 3)) == (None, 4, None, 3)
+    layer.build((None, 8, 8, 3))
+    assert [w.path for w in layer.weights] == ["s2/coefficient", "s2/bias"]
+
+
+def test_partial_conv_names_what_is_wrong_with_a_table():
+    with _raises_exactly(
+        "connection_table must be a 0/1 matrix of shape (input_maps, filters=3). "
+        "Received: connection_table with shape (2, 2)"
+    ):
+        PartialConv2D(3, 5, connection_table=[[1, 0], [0, 1]])
+    with _raises_exactly(
+        "Every output map needs at least one input map. Received: connection_table whose "
+        "columns [1, 3] are all zero"
+    ):
+        PartialConv2D(4, 5, connection_table=[[1, 0, 1, 0], [1, 0, 0, 0]])
+    layer = PartialConv2D(2, 3, connection_table=np.array([[1, 0], [1, 1]], "float32"))
+    assert json.dumps(layer.get_config()["connection_table"]) == "[[1, 0], [1, 1]]"
+
+
+def test_partial_conv_masks_in_the_layers_dtype():
+    layer = PartialConv2D(2, 1, connection_table=[[1, 0], [1, 1]], dtype="float64")
+    x = np.random.default_rng(0).normal(size=(1, 3, 3, 2))
+    y = layer(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "float64"
+    kernel, bias = (np.asarray(w) for w in layer.weights)
+    masked = kernel[0, 0] * np.array([[1, 0], [1, 1]])  # map 0 reads input map 0 only
+    np.testing.assert_allclose(y, x @ masked + bias, rtol=1e-12)
+
+
 def test_euclidean_rbf_is_the_squared_distance():
     layer = EuclideanRBF(3, seed=0)
     x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
@@ -156,6 +201,21 @@ def test_partial_conv_rejects_a_table_that_does_not_match_the_input():
     layer = PartialConv2D(16, 5, connection_table=LENET5_C3_TABLE)
     with pytest.raises(ValueError, match="6 rows but the input has 3 channels"):
         layer(np.zeros((1, 14, 14, 3), "float32"))
+
+
+def test_partial_conv_counts_a_bias_per_map_only_when_it_has_biases():
+    table = [[1, 0, 1], [1, 1, 0]]  # 4 connections of 2 input maps to 3 output maps
+    with_bias = PartialConv2D(3, 2, connection_table=table)
+    without = PartialConv2D(3, 2, connection_table=table, use_bias=False)
+    assert with_bias.count_connections() == 4 * 2 * 2 + 3
+    assert without.count_connections() == 4 * 2 * 2
+
+
+def test_salt_and_pepper_noise_keeps_the_layers_dtype():
+    layer = SaltAndPepperNoise(0.5, low=-1.0, high=2.0, seed=0, dtype="float16")
+    noisy = layer(np.full((4, 50), 0.5, "float16"), training=True)
+    assert keras.backend.standardize_dtype(noisy.dtype) == "float16"
+    assert set(np.unique(np.asarray(noisy))) == {-1.0, 0.5, 2.0}
 
 
 def test_subsampling_rejects_bad_pool_size():
@@ -250,6 +310,44 @@ def test_the_limits_of_each_range_are_accepted():
     assert np.abs(np.asarray(FanInUniform(1e-9)((3, 2)))).max() <= 1e-9 / 3
 
 
+def test_layers_take_their_documented_defaults():
+    assert ContractiveDense(4).contraction == 0.1
+    assert (KLSparsity().target, KLSparsity().weight) == (0.05, 1.0)
+    assert KSparse(3).alpha == 1.0
+    default, zero, one = EuclideanRBF(4), EuclideanRBF(4, seed=0), EuclideanRBF(4, seed=1)
+    for layer in (default, zero, one):
+        layer.build((None, 30))
+    assert default.trainable_weights == []  # fixed prototypes, as in the paper
+    np.testing.assert_array_equal(default.prototypes, zero.prototypes)
+    assert not np.array_equal(default.prototypes, one.prototypes)
+
+
+def test_rbf_measures_distances_along_the_last_axis_in_the_layers_dtype():
+    x = np.random.default_rng(0).normal(size=(2, 3, 5))  # float64 sequences of 5 features
+    layer = EuclideanRBF(4, dtype="float64")
+    y = layer(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "float64"
+    w = np.asarray(layer.prototypes)
+    assert w.shape == (5, 4) and set(np.unique(w)) == {-1.0, 1.0}
+    np.testing.assert_allclose(y, ((x[..., None] - w) ** 2).sum(axis=-2), rtol=1e-12)
+
+
+def test_kl_sparsity_stays_finite_for_saturated_units_and_in_float64():
+    # A unit that is always on (mean 1) is clipped to 1 - 1e-7, as units always off are
+    # clipped to 1e-7: KL(0.05 || 1 - 1e-7) = 0.05 log(0.05 / (1 - 1e-7)) + 0.95 log(0.95 / 1e-7).
+    x = np.ones((8, 2), "float64")
+    x[:, 1] = 0.0
+    rho, eps = 0.05, 1e-7
+
+    def kl(rate):
+        return rho * np.log(rho / rate) + (1 - rho) * np.log((1 - rho) / (1 - rate))
+
+    penalty = KLSparsity(rho, weight=0.5)(ops.convert_to_tensor(x))
+    assert keras.backend.standardize_dtype(penalty.dtype) == "float64"
+    expected = 0.5 * (kl(1 - eps) + kl(eps)) * 8  # times the batch size (see the docstring)
+    assert float(penalty) == pytest.approx(expected, rel=1e-6)
+
+
 def test_impulse_noise_is_seeded_and_keeps_masks():
     x = np.random.default_rng(0).uniform(size=(50, 40)).astype("float32")
     for make in (lambda s: MaskingNoise(0.3, seed=s), lambda s: SaltAndPepperNoise(0.3, seed=s)):
@@ -341,14 +439,36 @@ def test_contractive_penalty_is_only_added_for_a_positive_weight():
 
 def test_init_visible_bias_builds_and_reads_images():
     images = np.random.default_rng(0).uniform(size=(50, 2, 3)).astype("float32")
+    images[:, 0, :2] = [1.0, 0.0]  # a pixel always on and one always off
     flat = images.reshape(50, 6)
     rbm = RBM(2)
     rbm.init_visible_bias(images)  # not built yet: builds for 6 visible units
-    p = np.clip(flat.mean(0), 0.01, 0.99)
+    p = np.clip(flat.mean(0), 0.01, 0.99)  # finite logits for the constant pixels
     np.testing.assert_allclose(np.asarray(rbm.visible_bias), np.log(p / (1 - p)), rtol=1e-5)
+    np.testing.assert_allclose(rbm.visible_bias[:2], [np.log(99), -np.log(99)], rtol=1e-6)
     gaussian = RBM(2, visible="gaussian")
     gaussian.init_visible_bias(images)
     np.testing.assert_allclose(np.asarray(gaussian.visible_bias), flat.mean(0), rtol=1e-6)
+
+
+def test_tied_dense_decodes_sequences_with_or_without_a_bias():
+    inputs = keras.Input((3, 4))  # 3 steps of 4 features
+    encode = keras.layers.Dense(2, name="encode")
+    code = encode(inputs)
+    for use_bias in (True, False):
+        tied = TiedDense(encode, use_bias=use_bias, bias_initializer="ones")
+        model = keras.Model(inputs, tied(code))
+        assert model.output_shape == (None, 3, 4)
+        x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+        kernel, bias = (np.asarray(w) for w in encode.weights)
+        expected = (x @ kernel + bias) @ kernel.T + (1.0 if use_bias else 0.0)
+        np.testing.assert_allclose(model(x), expected, rtol=1e-5, atol=1e-6)
+        assert len(tied.trainable_weights) == (1 if use_bias else 0)  # the kernel is encode's
+    with _raises_exactly(
+        "tied_dense_2 is tied to 'encode', which has 2 units, so its input must have 2 "
+        "features. Received: input_shape=(None, 2, 3)"
+    ):
+        TiedDense(encode, name="tied_dense_2").build((None, 2, 3))
 
 
 def test_tie_scope_finds_layers_inside_nested_models():
