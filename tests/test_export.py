@@ -1,10 +1,13 @@
 """SavedModel export: serving layout, raw inputs, metadata, no silent overwrite."""
 
+import datetime
+import json
 import re
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,16 +44,44 @@ def test_export_takes_raw_float_and_uint8_images(digits_model, tmp_path):
     np.testing.assert_array_equal(as_float["class_id"], np.asarray(model(x)).argmax(-1))
 
 
+def _signatures(shape):
+    return {
+        "serving_default": {"images": "float32", "shape": [None, *shape]},
+        "serve_uint8": {"images": "uint8", "shape": [None, *shape]},
+    }
+
+
 def test_metadata_describes_the_export(digits_model, tmp_path):
     model, info, _, _ = digits_model
     path = export(model, "m", base_dir=tmp_path, info=info, metrics={"test_accuracy": 0.9})
     meta = read_metadata(path)
-    assert meta["class_names"] == list(info.class_names)
-    assert meta["metrics"] == {"test_accuracy": 0.9}
-    assert meta["signatures"]["serving_default"]["shape"] == [None, 8, 8, 1]
-    assert meta["versions"]["keras"] == keras.__version__
-    assert meta["versions"]["zoo"] == zoo.__version__
-    assert meta["preprocessing"]["normalize"] == "zscore"
+    created = datetime.datetime.fromisoformat(meta.pop("created"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert created.utcoffset() == datetime.timedelta(0) and created.microsecond == 0
+    assert datetime.timedelta(0) <= now - created < datetime.timedelta(minutes=5)
+    assert meta == {
+        "name": "m",
+        "version": 1,
+        "model": "lenet5",
+        "signatures": _signatures((8, 8, 1)),
+        "input": "raw images, pixel values 0-255; resizing and normalisation are in the graph",
+        "outputs": {"probabilities": "float32 (batch, 10)", "class_id": "int32 (batch,)"},
+        "class_names": list(info.class_names),
+        "preprocessing": json.loads(json.dumps(info.to_json())),
+        "metrics": {"test_accuracy": 0.9},
+        "versions": {
+            "zoo": zoo.__version__,
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+        },
+    }
+    # Without dataset information the model's own inputs are served, classes numbered.
+    bare = read_metadata(export(model, "bare", 7, base_dir=tmp_path))
+    assert (bare["name"], bare["version"]) == ("bare", 7)
+    assert bare["signatures"] == _signatures((28, 28, 1))
+    assert bare["input"] == "the model's own inputs, unchanged"
+    assert bare["class_names"] == [str(i) for i in range(10)]
+    assert (bare["preprocessing"], bare["metrics"]) == (None, {})
 
 
 def test_tfsmlayer_reads_the_export(digits_model, tmp_path):
@@ -112,8 +143,9 @@ class _Scorer(keras.Model):
 def test_serving_outputs_are_exported_and_described_with_their_dtypes(tmp_path):
     model = _Scorer()
     path = export(model, "scorer", base_dir=tmp_path)
-    outputs = read_metadata(path)["outputs"]
-    assert outputs == {"scores": "float32 (batch, 2)", "best": "int32 (batch,)"}
+    meta = read_metadata(path)
+    assert meta["outputs"] == {"scores": "float32 (batch, 2)", "best": "int32 (batch,)"}
+    assert (meta["class_names"], meta["model"]) == (None, "scorer")  # no classes to name
     x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
     served = load_export(path)(x)
     np.testing.assert_allclose(served["scores"], model(x), atol=1e-6)

@@ -1,5 +1,7 @@
 """LeNet-5 is the paper's network; both variants learn digits."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -83,6 +85,35 @@ def test_subsampling_feeds_the_squashing_function():
     np.testing.assert_allclose(np.asarray(s2(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "name, kwargs, expected",
+    [
+        (
+            "lenet5",
+            {"head": "rbf"},
+            ["input", "pad", "c1", "s2", "c3", "s4", "c5", "flatten", "f6", "rbf",
+             "neg_distance", "predictions"],
+        ),
+        (
+            "lenet5_modern",
+            {"units": (8,)},
+            ["input", "pad", "conv1", "conv1_relu", "pool1", "conv2", "conv2_relu", "pool2",
+             "flatten", "fc1", "fc1_relu", "logits", "predictions"],
+        ),
+    ],
+)  # fmt: skip
+def test_every_layer_is_named_after_the_model(name, kwargs, expected):
+    model = zoo.create_model(name, **kwargs)
+    assert [layer.name for layer in model.layers] == [f"{name}_{e}" for e in expected]
+
+
+def test_non_square_inputs_are_padded_to_32_by_32_in_each_direction():
+    model = zoo.create_model("lenet5", input_shape=(28, 20, 1))
+    pad = _layer(model, "pad")
+    assert pad.padding == ((2, 2), (6, 6))
+    assert pad.output.shape[1:] == (32, 32, 1)
+
+
 def test_32x32_inputs_are_not_padded():
     model = zoo.create_model("lenet5", input_shape=(32, 32, 1))
     assert not any(layer.name.endswith("_pad") for layer in model.layers)
@@ -151,6 +182,38 @@ def test_weights_file_is_loaded(tmp_path):
     copy = zoo.create_model("lenet5", weights=str(path))
     x = np.random.default_rng(1).uniform(size=(2, 28, 28, 1)).astype("float32")
     np.testing.assert_array_equal(np.asarray(copy(x)), np.asarray(source(x)))
+
+
+_INPUT_SHAPE_MESSAGE = (
+    "input_shape must be (height, width, channels) with height and width at most 32 (smaller "
+    "images are zero-padded to 32x32). Received: input_shape="
+)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"input_shape": (28, 33, 1)}, _INPUT_SHAPE_MESSAGE + "(28, 33, 1)"),
+        ({"input_shape": (28, 28.0, 1)}, _INPUT_SHAPE_MESSAGE + "(28, 28.0, 1)"),
+        ({"input_shape": (28, 28, 0)}, _INPUT_SHAPE_MESSAGE + "(28, 28, 0)"),
+        ({"classes": 1}, "classes must be an int >= 2. Received: classes=1"),
+        ({"classes": 2.0}, "classes must be an int >= 2. Received: classes=2.0"),
+        (
+            {"weights": "missing.weights.h5"},
+            "weights must be None or the path of a weights file saved by this model. "
+            "Received: weights=missing.weights.h5",
+        ),
+    ],
+)
+@pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])
+def test_bad_arguments_are_refused_naming_them(name, kwargs, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        zoo.create_model(name, **kwargs)
+
+
+def test_two_classes_and_many_channels_are_accepted():
+    model = zoo.create_model("lenet5", input_shape=(28, 28, 40), classes=2)
+    assert model.output_shape == (None, 2)
 
 
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])

@@ -140,6 +140,11 @@ def _raises_exactly(message):
             {"units": 4, "weight_stddev": 0.0},
             "weight_stddev must be > 0. Received: weight_stddev=0.0",
         ),
+        (
+            {"units": 4, "mean_field_visible": True, "persistent_chains": 2},
+            "mean_field_visible applies to CD-k; persistent chains keep sampled states. "
+            "Received: mean_field_visible=True, persistent_chains=2",
+        ),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, message):
@@ -1008,6 +1013,7 @@ def test_cd_loss_of_a_batch_of_sequences_is_that_of_its_rows(visible, rng):
 
 def test_weights_start_seeded_with_the_stddev_asked_and_are_regularised():
     first, second = (RBM(200, seed=4, name="r") for _ in "ab")
+    assert (first.k, first.persistent_chains, first.visible) == (1, 0, "bernoulli")  # CD-1
     first.build((None, 300))
     second.build((None, 300))
     kernel = np.asarray(first.kernel)
