@@ -314,6 +314,7 @@ def test_layers_take_their_documented_defaults():
     assert ContractiveDense(4).contraction == 0.1
     assert (KLSparsity().target, KLSparsity().weight) == (0.05, 1.0)
     assert KSparse(3).alpha == 1.0
+    assert Subsampling2D().pool_size == (2, 2)  # LeNet-5's S2 and S4
     default, zero, one = EuclideanRBF(4), EuclideanRBF(4, seed=0), EuclideanRBF(4, seed=1)
     for layer in (default, zero, one):
         layer.build((None, 30))

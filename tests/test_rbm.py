@@ -394,7 +394,7 @@ def test_bernoulli_data_outside_zero_one_is_refused_or_fixed_on_request(digits):
     ):
         check_visible_data(stack, np.array([[0.2, 1.5]]))
     doubles = digits[:5].astype("float64")  # numpy's default dtype, as users pass it
-    np.testing.assert_allclose(stack(doubles), stack(digits[:5]), rtol=1e-6)
+    np.testing.assert_allclose(stack.up(doubles), stack.up(digits[:5]), rtol=1e-6)
     with pytest.raises(ValueError, match="finite"):
         check_visible_data(stack, np.array([[np.nan]]))
     with pytest.raises(ValueError, match="mode.*Received"):
@@ -1009,6 +1009,8 @@ def test_cd_loss_of_a_batch_of_sequences_is_that_of_its_rows(visible, rng):
     sequences(v, training=True)
     rows(v.reshape(10, 4), training=True)  # the same seed draws the same samples
     assert float(sequences.losses[0]) == pytest.approx(float(rows.losses[0]), rel=1e-6)
+    fresh = RBM(3, visible=visible)
+    assert fresh(v).shape == (2, 5, 3) and fresh.kernel.shape == (4, 3)  # built on the last axis
 
 
 def test_weights_start_seeded_with_the_stddev_asked_and_are_regularised():

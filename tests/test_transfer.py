@@ -491,6 +491,19 @@ def test_augmentation_arguments_are_checked_naming_them(kwargs, message):
         image_augmentation(**kwargs)
 
 
+def test_augmentation_builds_keras_random_layers_with_the_ranges_and_seed_given():
+    augment = image_augmentation("vertical", 0.2, 0.3, 0.4, (0, 1), seed=5, name="aug")
+    configs = {layer.name: layer.get_config() for layer in augment.layers}
+    assert list(configs) == ["aug_flip", "aug_rotation", "aug_zoom", "aug_contrast"]
+    assert {config["seed"] for config in configs.values()} == {5}
+    assert configs["aug_flip"]["mode"] == "vertical"
+    assert configs["aug_rotation"]["factor"] == (-0.2, 0.2)
+    assert configs["aug_zoom"]["height_factor"] == 0.3
+    assert configs["aug_contrast"]["factor"] == (0, 0.4)
+    assert configs["aug_contrast"]["value_range"] == (0, 1)
+    assert image_augmentation().layers[-1].get_config()["value_range"] == (0, 255)
+
+
 @pytest.mark.parametrize("flip", ["vertical", "horizontal_and_vertical", None])
 def test_augmentation_flips_as_asked_seeded_and_named(flip, rng):
     augment = image_augmentation(flip=flip, rotation=0, zoom=0.0, contrast=0, seed=3)
