@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 import zoo
 from zoo import data
-from zoo.export import _check_name, export, load_export, read_metadata, verify_export
+from zoo.export import (
+    _check_name,
+    export,
+    export_tflite,
+    load_export,
+    load_tflite,
+    read_metadata,
+    verify_export,
+    verify_tflite,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +91,14 @@ def test_metadata_describes_the_export(digits_model, tmp_path):
     assert bare["input"] == "the model's own inputs, unchanged"
     assert bare["class_names"] == [str(i) for i in range(10)]
     assert (bare["preprocessing"], bare["metrics"]) == (None, {})
+
+
+def test_tflite_export_bakes_in_the_preprocessing_like_the_saved_model(digits_model, tmp_path):
+    model, info, raw, x = digits_model
+    path = export_tflite(model, tmp_path / "lenet5.tflite", info=info)
+    assert verify_tflite(path, model, raw[:20], info)["match"]  # raw 8x8 images in
+    served = load_tflite(path)(raw[:20])["probabilities"]
+    np.testing.assert_allclose(served, np.asarray(model(x[:20])), atol=1e-5)
 
 
 def test_tfsmlayer_reads_the_export(digits_model, tmp_path):

@@ -556,6 +556,8 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     report = verify_tflite(float_path, model, x)
     assert report["match"] and report["class_agreement"] == 1.0
     outputs = load_tflite(quantized)(x)
+    doubles = load_tflite(quantized)(x.astype("float64"))  # converted to the input's float32
+    np.testing.assert_array_equal(doubles["probabilities"], outputs["probabilities"])
     assert set(outputs) == {"probabilities", "class_id"}
     np.testing.assert_array_equal(outputs["class_id"], outputs["probabilities"].argmax(-1))
     # int8 weights and activations through 28 layers: near the float model, not equal (a
@@ -564,7 +566,7 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     assert np.abs(probabilities - expected[:, 1]).mean() < 0.15
     assert np.corrcoef(probabilities, expected[:, 1])[0, 1] > 0.8
     assert quantized.stat().st_size < 0.6 * float_path.stat().st_size
-    half = export_tflite(model, tmp_path / "half" / "model.tflite", quantize="float16")
+    half = export_tflite(model, tmp_path / "half" / "16" / "model.tflite", quantize="float16")
     assert 0.4 < half.stat().st_size / float_path.stat().st_size < 0.6  # float16 weights
     # float16 weights, float32 arithmetic: closer to the float model than int8 (this
     # calibrated model is sensitive: a max error of ~0.04 here), yet not exact.
