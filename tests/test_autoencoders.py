@@ -436,7 +436,9 @@ def test_autoencoder_export_serves_reconstruction_code_and_error(tmp_path):
     path = export(model, "ae_conv", base_dir=tmp_path, info=info)
     check = verify_export(path, model, raw, info)
     assert check["match"], check
-    outputs = read_metadata(path)["outputs"]
+    meta = read_metadata(path)
+    assert meta["class_names"] == list(info.class_names)  # the dataset's, for reference
+    outputs = meta["outputs"]
     assert set(outputs) == {"reconstruction", "code", "reconstruction_error"}
     assert outputs["code"] == "float32 (batch, 16)"
     served = load_export(path)(raw)

@@ -1,5 +1,6 @@
 """SavedModel export: serving layout, raw inputs, metadata, no silent overwrite."""
 
+import dataclasses
 import datetime
 import json
 import re
@@ -84,6 +85,10 @@ def test_metadata_describes_the_export(digits_model, tmp_path):
             "tensorflow": tf.__version__,
         },
     }
+    named = dataclasses.replace(info, class_names=tuple("abcdefghij"))
+    assert read_metadata(export(model, "named", base_dir=tmp_path, info=named))[
+        "class_names"
+    ] == list("abcdefghij")
     # Without dataset information the model's own inputs are served, classes numbered.
     bare = read_metadata(export(model, "bare", 7, base_dir=tmp_path))
     assert (bare["name"], bare["version"]) == ("bare", 7)
@@ -201,3 +206,5 @@ def test_verify_export_notices_a_model_that_is_not_the_one_exported(digits_model
     check = verify_export(path, other, raw, info)
     assert 1e-5 < check["max_abs_diff"] < 1.0  # a probability moved, by less than 1
     assert not check["match"]
+    within = verify_export(path, other, raw, info, atol=check["max_abs_diff"])
+    assert within["match"]  # atol is the largest difference allowed

@@ -558,6 +558,7 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     outputs = load_tflite(quantized)(x)
     doubles = load_tflite(quantized)(x.astype("float64"))  # converted to the input's float32
     assert list(load_tflite(quantized).interpreter.get_signature_list()) == ["serving_default"]
+    assert not verify_tflite(quantized, model, x)["match"]  # int8: beyond the default 1e-4
     np.testing.assert_array_equal(doubles["probabilities"], outputs["probabilities"])
     assert set(outputs) == {"probabilities", "class_id"}
     np.testing.assert_array_equal(outputs["class_id"], outputs["probabilities"].argmax(-1))
