@@ -52,6 +52,7 @@ def test_export_takes_raw_float_and_uint8_images(digits_model, tmp_path):
     # Raw 8x8 images in, the prediction for the resized, standardised training input out.
     np.testing.assert_allclose(as_float["probabilities"], np.asarray(model(x)), atol=1e-6)
     np.testing.assert_array_equal(as_float["class_id"], np.asarray(model(x)).argmax(-1))
+    assert as_float["class_id"].dtype == np.int32  # as the metadata says
 
 
 def _signatures(shape):
@@ -133,7 +134,11 @@ def test_versions_increment_and_never_overwrite(digits_model, tmp_path):
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "..", "", ".hidden", "x..y"])
 def test_bad_names_are_rejected(digits_model, tmp_path, name):
-    with pytest.raises(ValueError, match="name"):
+    message = (
+        "name must be letters, digits, '_', '-' or '.', starting with a letter or digit, "
+        f"with no path separator and no '..'. Received: name={name!r}"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         export(digits_model[0], name, base_dir=tmp_path)
     assert not any(tmp_path.iterdir())
 
