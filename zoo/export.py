@@ -303,7 +303,8 @@ def export_tflite(model, path, *, quantize=None, info=None, overwrite=False):
 def load_tflite(path):
     """Loads a `.tflite` file as a function from a numpy batch to a dict of numpy arrays.
 
-    Uses LiteRT (`ai_edge_litert`) when installed, else TensorFlow's `tf.lite.Interpreter`.
+    Uses LiteRT (`ai_edge_litert`) when installed, else TensorFlow's `tf.lite.Interpreter`,
+    which the function carries as `predict.interpreter`.
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
