@@ -14,7 +14,7 @@ methods.) And it runs each mutant's tests fastest first (see `_fastest_tests_fir
     ZOO_DATA_DIR=../shared/data python benchmarks/mutation.py run --max-children 2
     python benchmarks/mutation.py results      # survivors; `mutmut show NAME` for one
 
-Arguments are mutmut's own. By hand, not in CI: a full run takes hours on 2 cores.
+Arguments are mutmut's own. By hand, not in CI: a full run takes about 2 hours on 2 cores.
 """
 
 import functools
