@@ -55,6 +55,12 @@ def built(request):
     return model, x
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_create_model_passes_the_keras_name_through(name):
+    model = zoo.create_model(name, name="mine", **build_arguments(name))
+    assert model.name == "mine"
+
+
 def test_forward_pass_shape_and_finite_output(built):
     model, x = built
     y = np.asarray(model(x))

@@ -50,13 +50,16 @@ def get_model_factory(name):
     return _MODELS[name]
 
 
-def create_model(name, **kwargs):
-    """Builds the registered model `name` with the factory's keyword arguments.
+def create_model(model, /, **kwargs):
+    """Builds the registered model `model` with the factory's keyword arguments.
+
+    `model` is positional-only, so every factory argument passes through, `name=`
+    (the Keras model's name) included: `create_model("lenet5", name="digits")`.
 
     Returns:
         An uncompiled `keras.Model`.
     """
-    return get_model_factory(name)(**kwargs)
+    return get_model_factory(model)(**kwargs)
 
 
 def describe_model(name):
