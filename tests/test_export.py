@@ -197,8 +197,9 @@ def test_loaded_signatures_take_any_numeric_array_and_keep_the_model_alive(digit
     # Each signature converts what it is given to its own dtype.
     np.testing.assert_allclose(predict(raw[:5].astype("uint8"))["probabilities"], expected)
     np.testing.assert_allclose(as_uint8(raw[:5].tolist())["probabilities"], expected, atol=1e-6)
-    assert predict.signature.structured_input_signature[1]["images"].dtype == "float32"
-    assert as_uint8.signature.structured_input_signature[1]["images"].dtype == "uint8"
+    for function, dtype in ((predict, "float32"), (as_uint8, "uint8")):
+        spec = function.signature.structured_input_signature[1]["images"]
+        assert (spec.dtype, spec.shape.as_list()) == (dtype, [None, 8, 8, 1])
     assert sorted(predict.saved_model.signatures) == ["serve_uint8", "serving_default"]
 
 
