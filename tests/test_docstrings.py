@@ -20,7 +20,7 @@ def _modules():
 
 
 def _documented():
-    """(public callable, its signature) for each function and class defined in the module."""
+    """(qualified name, object) of each public function and class zoo's modules define."""
     for module in _modules():
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
@@ -48,14 +48,15 @@ def _arg_texts(doc):
 
 
 def _literal(text):
-    """The Python value that "Defaults to TEXT" names, or None for prose or a condition
-    ("0.1, or 0.01 for an RBM with Gaussian visibles")."""
+    """`(value,)` for the Python value that "Defaults to TEXT" names (a tuple, so that a
+    documented None is told apart), or None for prose or a condition ("0.1, or 0.01 for an
+    RBM with Gaussian visibles")."""
     first, _, rest = text.partition(" ")
     if re.match(r"(or|if|when|unless|for)\b", rest):
         return None
     for candidate in (text, first.rstrip(",;")):
         try:
-            return ("value", ast.literal_eval(candidate.strip("`")))
+            return (ast.literal_eval(candidate.strip("`")),)
         except (ValueError, SyntaxError):
             continue
     return None
@@ -70,11 +71,11 @@ def _cases():
         for arg, text in _arg_texts(obj.__doc__ or "").items():
             match = _DEFAULT.search(text)
             parameter = signature.parameters.get(arg)
-            if match is None or parameter is None or parameter.default is inspect._empty:
+            if match is None or parameter is None or parameter.default is inspect.Parameter.empty:
                 continue
             value = _literal(match.group(1))
             if value is not None:
-                yield pytest.param(parameter.default, value[1], id=f"{qualname}({arg})")
+                yield pytest.param(parameter.default, value[0], id=f"{qualname}({arg})")
 
 
 CASES = list(_cases())
