@@ -101,7 +101,7 @@ def ais_check(run_dir, betas):
     import keras
 
     from recipes.rbm import MODEL_FILE
-    from zoo.models.rbm import ais_log_likelihood
+    from zoo.likelihood import ais_log_likelihood
 
     stack = keras.saving.load_model(run_dir / MODEL_FILE)
     x_train, x_test = binarized_mnist()
@@ -198,7 +198,7 @@ def _fit_zoo(x_train, units, batch_size, chains, args):
 def _pll(rbm, x, repeats):
     """The same pseudo-likelihood estimator for every model: mean over `repeats` seeds of
     the flipped units (each seed flips the same units for every model)."""
-    from zoo.models.rbm import pseudo_log_likelihood
+    from zoo.likelihood import pseudo_log_likelihood
 
     return float(np.mean([pseudo_log_likelihood(rbm, x, seed=seed) for seed in range(repeats)]))
 

@@ -32,13 +32,14 @@ import numpy as np
 
 import zoo
 from zoo import analysis, data, plots, training
-from zoo.models.rbm import (
+from zoo.callbacks import MomentumSchedule
+from zoo.likelihood import (
     ais_log_likelihood,
     free_energy_gap,
-    pretrain,
     pseudo_log_likelihood,
     reconstruction_error,
 )
+from zoo.models.rbm import pretrain
 
 SMOKE_EXAMPLES = 256
 MODEL_FILE = "rbm.keras"
@@ -134,7 +135,7 @@ def optimizer_and_schedule(args):
         return training.make_optimizer(args), []
     optimizer = keras.optimizers.SGD(args.learning_rate, momentum=args.momentum)
     if args.momentum > 0 and args.final_momentum != args.momentum:
-        return optimizer, [training.MomentumSchedule(args.final_momentum, args.momentum_switch)]
+        return optimizer, [MomentumSchedule(args.final_momentum, args.momentum_switch)]
     return optimizer, []
 
 

@@ -9,22 +9,23 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo.callbacks import MomentumSchedule, RBMMonitor
 from zoo.layers import RBM
-from zoo.models.rbm import (
-    RBMMonitor,
-    RBMStack,
+from zoo.likelihood import (
     _beta_schedule,
     ais_log_likelihood,
-    check_visible_data,
-    dbn_autoencoder,
-    dbn_classifier,
     exact_log_partition,
     free_energy_gap,
-    pretrain,
     pseudo_log_likelihood,
     reconstruction_error,
 )
-from zoo.training import MomentumSchedule
+from zoo.models.rbm import (
+    RBMStack,
+    check_visible_data,
+    dbn_autoencoder,
+    dbn_classifier,
+    pretrain,
+)
 
 
 def _random_rbm(n_visible, units, visible="bernoulli", seed=0, **kwargs):
@@ -435,10 +436,44 @@ def test_stack_factories_pass_every_argument_to_their_rbms():
     sigma = zoo.create_model("gaussian_rbm", input_shape=(6,), units=3, learn_sigma=True)
     assert sigma.rbms[0].get_config()["learn_sigma"] is True
     assert zoo.create_model("dbn", input_shape=(6,), hidden=(1,)).rbms[0].units == 1
-    with _raises_exactly("hidden must be an int >= 1. Received: hidden=(4, 0)"):
+    hidden = "hidden must be a tuple of ints, each >= 1 and <= 65536, length >= 1."
+    with _raises_exactly(f"{hidden} Received: hidden=[4, 0]"):
         zoo.create_model("dbn", hidden=[4, 0])
-    with _raises_exactly("hidden must be a non-empty tuple of unit counts. Received: hidden=5"):
+    with _raises_exactly(f"{hidden} Received: hidden=()"):
+        zoo.create_model("dbn", hidden=())
+    with pytest.raises(TypeError, match=rf"^{re.escape(hidden)} Received: hidden=5 of type int$"):
         zoo.create_model("dbn", hidden=5)
+
+
+@pytest.mark.parametrize(
+    "factory, kwargs, message",
+    [
+        ("rbm", {"units": 0}, "units must be an int >= 1 and <= 65536. Received: units=0"),
+        ("rbm", {"units": 65_537},
+         "units must be an int >= 1 and <= 65536. Received: units=65537"),
+        ("gaussian_rbm", {"units": 65_537},
+         "units must be an int >= 1 and <= 65536. Received: units=65537"),
+        ("dbn", {"hidden": (4, 65_537)},
+         "hidden must be a tuple of ints, each >= 1 and <= 65536, length >= 1. "
+         "Received: hidden=(4, 65537)"),
+        ("rbm", {"k": 10_001}, "k must be an int >= 1 and <= 10000. Received: k=10001"),
+        ("gaussian_rbm", {"k": 10_001},
+         "k must be an int >= 1 and <= 10000. Received: k=10001"),
+        ("dbn", {"k": 10_001}, "k must be an int >= 1 and <= 10000. Received: k=10001"),
+        ("dbn", {"k": 0}, "k must be an int >= 1 and <= 10000. Received: k=0"),
+        ("dbn", {"visible": "poisson"},
+         "visible must be one of 'bernoulli', 'gaussian'. Received: visible='poisson'"),
+    ],
+)  # fmt: skip
+def test_stack_factories_bound_units_and_gibbs_steps(factory, kwargs, message):
+    with _raises_exactly(message):
+        zoo.create_model(factory, input_shape=(6,), **kwargs)
+
+
+def test_stack_factories_accept_the_bounds_themselves():
+    assert zoo.create_model("rbm", input_shape=(2,), units=65_536).rbms[0].units == 65_536
+    assert zoo.create_model("dbn", input_shape=(2,), hidden=(3, 65_536)).rbms[1].units == 65_536
+    assert zoo.create_model("gaussian_rbm", input_shape=(2,), k=10_000).rbms[0].k == 10_000
 
 
 def test_rbms_whose_sizes_do_not_chain_are_refused():
@@ -478,7 +513,7 @@ def test_a_stack_is_named_rbm_unstandardised_and_takes_keras_model_arguments(tmp
     loaded = zoo.create_model("rbm", input_shape=(4,), units=3, weights=tmp_path / "rbm.weights.h5")
     for mine, theirs in zip(loaded.weights, trained.weights, strict=True):
         np.testing.assert_array_equal(mine, theirs)
-    with _raises_exactly("hidden must be an int >= 1. Received: hidden=(4, 2.5)"):
+    with pytest.raises(TypeError, match=r"^hidden must be .* Received: hidden=\(4, 2\.5\)$"):
         zoo.create_model("dbn", hidden=(4, 2.5))
 
 
@@ -486,7 +521,8 @@ def test_a_stack_is_named_rbm_unstandardised_and_takes_keras_model_arguments(tmp
     "kwargs, message",
     [
         ({"epochs": [1]}, "epochs must be an int or one int per RBM (2). Received: epochs=[1]"),
-        ({"epochs": [1, 0]}, "epochs must be an int >= 1. Received: epochs=[1, 0]"),
+        ({"epochs": [1, 0]},
+         "epochs must be a tuple of ints, each >= 1. Received: epochs=[1, 0]"),
         ({"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
         (
@@ -590,6 +626,10 @@ def test_momentum_schedule_changes_the_momentum_the_optimizer_uses():
     with pytest.raises(ValueError, match="momentum > 0.*Received"):
         model.compile(keras.optimizers.SGD(1.0), loss="mse")
         model.fit(one, one, epochs=1, verbose=0, callbacks=[MomentumSchedule()])
+    with _raises_exactly("final must be a finite number >= 0.0 and < 1.0. Received: final=1.0"):
+        MomentumSchedule(final=1.0)
+    with _raises_exactly("switch_epoch must be an int >= 0. Received: switch_epoch=-1"):
+        MomentumSchedule(switch_epoch=-1)
 
 
 def test_mean_field_cd_reconstructs_visible_probabilities(rng):
@@ -1072,13 +1112,13 @@ def test_standardisation_floors_variances_and_reconstructions_undo_it(rng):
 
 def test_classifier_arguments_are_checked_and_its_head_is_softmax(rng):
     stack = zoo.create_model("dbn", input_shape=(5,), hidden=(4, 3), seed=0)
-    for bad in (1, 2.5, True):
-        message = rf"^classes must be an int >= 2\. Received: classes={bad}$"
-        with pytest.raises(ValueError, match=message):
+    for bad, error in ((1, ValueError), (2.5, TypeError), (True, TypeError)):
+        message = rf"^classes must be an int >= 2\. Received: classes={bad}"
+        with pytest.raises(error, match=message):
             dbn_classifier(stack, classes=bad)
     assert dbn_classifier(stack).output_shape == (None, 10)  # the documented default
-    for bad in (1.0, -0.1):
-        message = rf"^dropout must be in \[0, 1\)\. Received: dropout={bad}$"
+    for bad in (1.0, -0.1, float("nan")):
+        message = rf"^dropout must be a finite number >= 0\.0 and < 1\.0\. Received: dropout={bad}$"
         with pytest.raises(ValueError, match=message):
             dbn_classifier(stack, dropout=bad)
     classifier = dbn_classifier(stack, classes=2, dropout=0.0)

@@ -158,7 +158,7 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_ep
     """The callbacks preset of every recipe, after `first` and before `extra`.
 
     `first` holds callbacks that add entries to the epoch's logs (monitors such as
-    `zoo.models.rbm.RBMMonitor`), so that early stopping and `history.csv` see them.
+    `zoo.callbacks.RBMMonitor`), so that early stopping and `history.csv` see them.
 
     EarlyStopping (restores the best weights; ignores the epochs before
     `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
@@ -197,55 +197,6 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_ep
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return [*callbacks, *extra]
-
-
-class MomentumSchedule(keras.callbacks.Callback):
-    """Raises the optimizer's momentum to `final` from epoch `switch_epoch` on.
-
-    The practical guide's schedule for RBMs: momentum 0.5 while the weights are still
-    large and changing fast, then 0.9. Keras optimizers read `momentum` when the train
-    function is traced, so the callback rebuilds it when the value changes.
-
-    Args:
-        final: Momentum from `switch_epoch` on. Defaults to 0.9.
-        switch_epoch: First epoch (0-based) with the final momentum. Defaults to 5.
-
-    Example:
-
-        model.compile(keras.optimizers.SGD(0.1, momentum=0.5))
-        model.fit(x, epochs=20, callbacks=[MomentumSchedule(0.9, switch_epoch=5)])
-    """
-
-    def __init__(self, final=0.9, switch_epoch=5):
-        super().__init__()
-        if not 0.0 <= final < 1.0:
-            raise ValueError(f"final must be in [0, 1). Received: final={final}")
-        if isinstance(switch_epoch, bool) or not isinstance(switch_epoch, int) or switch_epoch < 0:
-            raise ValueError(
-                f"switch_epoch must be an int >= 0. Received: switch_epoch={switch_epoch!r}"
-            )
-        self.final = float(final)
-        self.switch_epoch = switch_epoch
-
-    def on_train_begin(self, logs=None):
-        optimizer = self.model.optimizer
-        if not getattr(optimizer, "momentum", 0):
-            raise ValueError(
-                "MomentumSchedule needs an optimizer built with momentum > 0, such as "
-                "keras.optimizers.SGD(0.1, momentum=0.5). Received: "
-                f"{type(optimizer).__name__}(momentum={getattr(optimizer, 'momentum', None)})"
-            )
-        self.initial = float(optimizer.momentum)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        momentum = self.final if epoch >= self.switch_epoch else self.initial
-        if momentum != self.model.optimizer.momentum:
-            self.model.optimizer.momentum = momentum
-            self.model.make_train_function(force=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["momentum"] = float(self.model.optimizer.momentum)
 
 
 def export_run(args, model, info, metrics, name):

@@ -1,4 +1,4 @@
-"""RBMs and deep belief networks: registered models, greedy pretraining, measurements.
+"""RBMs and deep belief networks: registered models, greedy pretraining, conversions.
 
 Models (each an uncompiled `RBMStack`: input -> flatten -> [standardise] -> RBM 1 -> ...
 -> RBM L, whose output is the top layer's P(h = 1 | v)):
@@ -16,10 +16,9 @@ Models (each an uncompiled `RBMStack`: input -> flatten -> [standardise] -> RBM 
     classifier = dbn_classifier(model, classes=10) # sigmoid MLP initialised from the RBMs
     classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
 
-Measurements: `reconstruction_error`, `pseudo_log_likelihood` and `free_energy_gap` are
-the practical guide's monitors, and `RBMMonitor` logs them every epoch;
-`exact_log_partition` enumerates hidden states (small RBMs, for tests) and
-`ais_log_likelihood` is annealed importance sampling (Salakhutdinov & Murray 2008).
+Measuring a trained RBM (exact and AIS log-likelihoods, pseudo-log-likelihood,
+reconstruction error, free-energy gap) is `zoo.likelihood`'s; the callbacks `pretrain`
+uses (`RBMMonitor`, `MomentumSchedule`) are in `zoo.callbacks`.
 
 References:
     G. Hinton, S. Osindero, Y. Teh, "A fast learning algorithm for deep belief nets",
@@ -27,24 +26,30 @@ References:
     G. Hinton, R. Salakhutdinov, "Reducing the dimensionality of data with neural
     networks", Science 313, 2006.
     G. Hinton, "A practical guide to training restricted Boltzmann machines", UTML TR
-    2010-003.
-    R. Salakhutdinov, I. Murray, "On the quantitative analysis of deep belief networks",
-    ICML 2008.
+    2010-003, University of Toronto, 2010.
 """
-
-import itertools
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo._checks import (
+    MAX_GIBBS_STEPS,
+    MAX_UNITS,
+    check_choice,
+    check_float,
+    check_int,
+    check_ints,
+    check_shape,
+)
+from zoo.callbacks import MomentumSchedule, RBMMonitor
 from zoo.layers import RBM
 from zoo.models._weights import load_weights
 from zoo.models.autoencoders import Autoencoder
 from zoo.registry import register_model
-from zoo.training import MomentumSchedule
 
 VISIBLE_DATA_MODES = ("check", "binarize", "clip")
+VISIBLE_UNITS = ("bernoulli", "gaussian")
 MIN_RELATIVE_VARIANCE = 0.01  # standardisation: variance floor, relative to the mean one
 
 
@@ -180,8 +185,7 @@ def check_visible_data(stack, x, mode="check", arg="x"):
     at 0.5 (after checking the range) and `"clip"` clips into [0, 1]. Any visibles: the
     data must be finite.
     """
-    if mode not in VISIBLE_DATA_MODES:
-        raise ValueError(f"mode must be one of {VISIBLE_DATA_MODES}. Received: mode={mode!r}")
+    check_choice("mode", mode, VISIBLE_DATA_MODES)
     x = np.asarray(x, dtype="float32")
     if not np.isfinite(x).all():
         raise ValueError(f"{arg} must be finite. Received: {arg} with NaN or inf values")
@@ -213,14 +217,9 @@ def _stack(
     weights,
     seed,
 ):
-    _check_shape(input_shape)
-    hidden = tuple(hidden) if isinstance(hidden, (list, tuple)) else hidden
-    if not isinstance(hidden, tuple) or not hidden:
-        raise ValueError(
-            f"hidden must be a non-empty tuple of unit counts. Received: hidden={hidden!r}"
-        )
-    for units in hidden:
-        _check_count("hidden", units, 1, shown=hidden)
+    input_shape = check_shape("input_shape", input_shape)
+    hidden = check_ints("hidden", hidden, low=1, high=MAX_UNITS, min_len=1)
+    k = check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
     rbms = [
         RBM(
             units,
@@ -256,8 +255,9 @@ def bernoulli_rbm(
 
     Args:
         input_shape: Shape of one example. Defaults to (28, 28, 1).
-        units: Hidden units. Defaults to 256.
-        k: Gibbs steps per update (CD-k). Defaults to 1.
+        units: Hidden units, 1 to `zoo._checks.MAX_UNITS` (65,536). Defaults to 256.
+        k: Gibbs steps per update (CD-k), 1 to `zoo._checks.MAX_GIBBS_STEPS` (10,000).
+            Defaults to 1.
         persistent_chains: 0 for CD-k (default), n > 0 for persistent CD with n chains.
         mean_field_visible: CD-k reconstructs visible means instead of samples (as
             Hinton's MNIST code). Defaults to False.
@@ -269,6 +269,7 @@ def bernoulli_rbm(
     Returns:
         An uncompiled `RBMStack` with one RBM, output P(h = 1 | v).
     """
+    units = check_int("units", units, low=1, high=MAX_UNITS)
     return _stack(
         name, input_shape, (units,), visible="bernoulli", k=k,
         persistent_chains=persistent_chains, mean_field_visible=mean_field_visible,
@@ -298,10 +299,14 @@ def gaussian_rbm(
     smaller learning rate than a Bernoulli RBM (the guide: about 0.001 to 0.01).
 
     Args:
+        units: Hidden units, 1 to `zoo._checks.MAX_UNITS` (65,536). Defaults to 256.
+        k: Gibbs steps per update (CD-k), 1 to `zoo._checks.MAX_GIBBS_STEPS` (10,000).
+            Defaults to 1.
         learn_sigma: Learn each visible unit's standard deviation. Defaults to False.
         standardize: Standardise the input inside the model. Defaults to True.
         **others: as for `rbm`.
     """
+    units = check_int("units", units, low=1, high=MAX_UNITS)
     return _stack(
         name, input_shape, (units,), visible="gaussian", k=k,
         persistent_chains=persistent_chains, mean_field_visible=mean_field_visible,
@@ -330,16 +335,16 @@ def deep_belief_network(
     fine-tune `dbn_classifier(model)` by backprop, or `dbn_autoencoder(model)`.
 
     Args:
-        hidden: Hidden units of each RBM, bottom first. Defaults to (500, 500, 2000).
+        hidden: Hidden units of each RBM, bottom first, each 1 to `zoo._checks.MAX_UNITS`
+            (65,536). Defaults to (500, 500, 2000).
         visible: "bernoulli" (default) or "gaussian" for the first RBM's visibles.
+        k: Gibbs steps per update (CD-k), 1 to `zoo._checks.MAX_GIBBS_STEPS` (10,000).
+            Defaults to 1.
         standardize: Standardise the input inside the model; defaults to True for
             Gaussian visibles and False for Bernoulli ones.
         **others: as for `rbm`.
     """
-    if visible not in ("bernoulli", "gaussian"):
-        raise ValueError(
-            f"visible must be 'bernoulli' or 'gaussian'. Received: visible={visible!r}"
-        )
+    check_choice("visible", visible, VISIBLE_UNITS)
     return _stack(
         name, input_shape, hidden, visible=visible, k=k, persistent_chains=persistent_chains,
         mean_field_visible=mean_field_visible,
@@ -402,15 +407,16 @@ def pretrain(
     if not isinstance(stack, RBMStack):
         raise ValueError(f"stack must be a zoo RBMStack. Received: stack={type(stack).__name__}")
     n = len(stack.rbms)
-    per_layer = list(epochs) if isinstance(epochs, (list, tuple)) else [epochs] * n
-    if len(per_layer) != n:
-        raise ValueError(
-            f"epochs must be an int or one int per RBM ({n}). Received: epochs={epochs!r}"
-        )
-    for value in per_layer:
-        _check_count("epochs", value, 1, shown=epochs)
-    _check_count("batch_size", batch_size, 1)
-    _check_count("monitor_examples", monitor_examples, 0)
+    if isinstance(epochs, (list, tuple)):
+        if len(epochs) != n:
+            raise ValueError(
+                f"epochs must be an int or one int per RBM ({n}). Received: epochs={epochs!r}"
+            )
+        per_layer = list(check_ints("epochs", epochs, low=1))
+    else:
+        per_layer = [check_int("epochs", epochs, low=1)] * n
+    batch_size = check_int("batch_size", batch_size, low=1)
+    monitor_examples = check_int("monitor_examples", monitor_examples, low=0)
     x = check_visible_data(stack, x, data_mode).reshape(len(x), -1)
     val = None
     if validation_data is not None:
@@ -507,10 +513,8 @@ def dbn_classifier(stack, classes=10, dropout=0.0, classifier_activation="softma
     Returns:
         An uncompiled `keras.Model` taking the stack's inputs.
     """
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2. Received: classes={classes!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+    classes = check_int("classes", classes, low=2)
+    dropout = check_float("dropout", dropout, low=0.0, high=1.0, high_open=True)
     name = name or f"{stack.name}_classifier"
     inputs = keras.Input(shape=stack.visible_shape, name=f"{name}_input")
     x = _copy_front(stack, inputs, name)
@@ -579,214 +583,3 @@ def _from_rbm(rbm, layer_name, x):
         kernel = kernel / np.square(ops.convert_to_numpy(rbm.sigma))[:, None]
     dense.set_weights([kernel, ops.convert_to_numpy(rbm.hidden_bias)])
     return y
-
-
-# --- measuring an RBM --------------------------------------------------------------------
-
-
-def exact_log_partition(rbm):
-    """log Z of a Bernoulli-Bernoulli RBM by summing over every hidden configuration.
-
-    `log Z = logsumexp_h [h.c + sum_i softplus(b_i + W_i h)]`, 2^units terms: only for
-    RBMs with at most 20 hidden units (for testing estimators such as AIS).
-    """
-    if rbm.visible != "bernoulli":
-        raise ValueError(
-            f"exact_log_partition needs Bernoulli visibles. Received: visible={rbm.visible!r}"
-        )
-    if rbm.units > 20:
-        raise ValueError(
-            f"exact_log_partition enumerates 2^units states; units must be <= 20. "
-            f"Received: units={rbm.units}"
-        )
-    kernel, b, c = _parameters(rbm)
-    states = np.array(list(itertools.product((0.0, 1.0), repeat=rbm.units)))
-    terms = states @ c + np.logaddexp(0.0, states @ kernel.T + b).sum(axis=1)
-    top = terms.max()
-    return float(top + np.log(np.exp(terms - top).sum()))
-
-
-def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed=0):
-    """AIS estimate of log Z and of the mean log-probability of `data` under a Bernoulli RBM.
-
-    The base model has no weights and visible biases fitted to `base_data` (default:
-    `data`), so its log Z is exact; `betas` intermediate distributions
-    `p_beta(v) ~ exp((1 - beta) v.b_A + beta v.b + sum_j softplus(beta (c_j + v W_j)))`
-    lead to the RBM, each visited by one Gibbs step, in `runs` independent runs.
-
-    Args:
-        rbm: A built `zoo.layers.RBM` with Bernoulli visibles.
-        data: Array `(n, visible)` in [0, 1] whose mean log-probability is wanted.
-        runs: Independent AIS runs. Defaults to 100.
-        betas: Number of inverse temperatures from 0 to 1, spaced as in the paper: 7%
-            of them below 0.5, 28% in [0.5, 0.9), 66% in [0.9, 1]. Defaults to 10000.
-        base_data: Data for the base model's visible biases. Defaults to `data`.
-        seed: Seed of the sampler. Defaults to 0.
-
-    Returns:
-        dict with `log_z`, `log_z_low` and `log_z_high` (log of the mean importance weight
-        plus and minus three standard errors, as the paper reports), `mean_log_prob`
-        (`-mean F(v) - log Z`) and its range from the log Z range.
-    """
-    if rbm.visible != "bernoulli":
-        raise ValueError(
-            f"ais_log_likelihood needs Bernoulli visibles. Received: visible={rbm.visible!r}"
-        )
-    _check_count("runs", runs, 2)
-    _check_count("betas", betas, 2)
-    data = np.asarray(data, dtype="float64").reshape(len(data), -1)
-    if data.min() < 0 or data.max() > 1:
-        raise ValueError(
-            "data must be in [0, 1] for Bernoulli visibles. "
-            f"Received: values in [{data.min()}, {data.max()}]"
-        )
-    kernel, b, c = _parameters(rbm)
-    base = data if base_data is None else np.asarray(base_data, "float64").reshape(-1, len(b))
-    p = np.clip(base.mean(axis=0), 1e-3, 1 - 1e-3)
-    b_base = np.log(p / (1 - p))
-    rng = np.random.default_rng(seed)
-    schedule = _beta_schedule(betas)
-
-    v = (rng.uniform(size=(runs, len(b))) < _sigmoid(b_base)).astype("float64")
-    log_w = np.zeros(runs)
-    for previous, beta in zip(schedule[:-1], schedule[1:], strict=True):
-        # log p*_beta(v) - log p*_previous(v), with v W + c computed once per step
-        hidden_input = v @ kernel + c
-        log_w += (beta - previous) * (v @ (b - b_base))
-        log_w += (
-            np.logaddexp(0.0, beta * hidden_input) - np.logaddexp(0.0, previous * hidden_input)
-        ).sum(axis=1)
-        h = (rng.uniform(size=hidden_input.shape) < _sigmoid(beta * hidden_input)).astype("float64")
-        visible_input = (1 - beta) * b_base + beta * (b + h @ kernel.T)
-        v = (rng.uniform(size=v.shape) < _sigmoid(visible_input)).astype("float64")
-    # log Z at beta = 0: independent visibles, and hidden units with no weights or biases.
-    log_z_base = np.logaddexp(0.0, b_base).sum() + len(c) * np.log(2.0)
-    top = log_w.max()
-    weights = np.exp(log_w - top)
-    mean, error = weights.mean(), weights.std(ddof=1) / np.sqrt(runs)
-    log_z = log_z_base + top + np.log(mean)
-    low = log_z_base + top + np.log(max(mean - 3 * error, np.finfo(float).tiny))
-    high = log_z_base + top + np.log(mean + 3 * error)
-    free = -(data @ b + np.logaddexp(0.0, data @ kernel + c).sum(axis=1))
-    mean_free = float(free.mean())
-    return {
-        "log_z": float(log_z),
-        "log_z_low": float(low),
-        "log_z_high": float(high),
-        "mean_log_prob": -mean_free - float(log_z),
-        "mean_log_prob_low": -mean_free - float(high),
-        "mean_log_prob_high": -mean_free - float(low),
-        "runs": runs,
-        "betas": len(schedule),
-    }
-
-
-def reconstruction_error(rbm, v):
-    """Mean squared error between `v` and its mean-field reconstruction E[v | P(h | v)]."""
-    v = np.asarray(v, dtype="float32")
-    reconstruction = ops.convert_to_numpy(rbm.visible_mean(rbm.hidden_probabilities(v)))
-    return float(np.mean(np.square(reconstruction - v)))
-
-
-def pseudo_log_likelihood(rbm, v, index=None, seed=0):
-    """Stochastic pseudo-log-likelihood of binary data, averaged over examples.
-
-    As scikit-learn's `BernoulliRBM.score_samples`: for each example one visible unit i
-    (random, or `index`) is flipped, and `n_visible * log sigmoid(F(v flipped) - F(v))`
-    estimates `sum_i log P(v_i | v_-i)`.
-    """
-    if rbm.visible != "bernoulli":
-        raise ValueError(
-            f"pseudo_log_likelihood needs Bernoulli visibles. Received: visible={rbm.visible!r}"
-        )
-    v = np.asarray(v, dtype="float32")
-    n, n_visible = v.shape
-    if index is None:
-        index = np.random.default_rng(seed).integers(0, n_visible, size=n)
-    flipped = v.copy()
-    rows = np.arange(n)
-    flipped[rows, index] = 1.0 - flipped[rows, index]
-    gap = ops.convert_to_numpy(rbm.free_energy(flipped) - rbm.free_energy(v)).astype("float64")
-    return float(np.mean(n_visible * -np.logaddexp(0.0, -gap)))
-
-
-def free_energy_gap(rbm, train, validation):
-    """`mean F(validation) - mean F(train)`: grows when the RBM overfits (the guide's monitor)."""
-    train = np.asarray(train, dtype="float32")
-    validation = np.asarray(validation, dtype="float32")
-    return float(np.mean(rbm.free_energy(validation)) - np.mean(rbm.free_energy(train)))
-
-
-class RBMMonitor(keras.callbacks.Callback):
-    """Adds `reconstruction_error`, `pseudo_log_likelihood` (Bernoulli visibles) and, with
-    validation data, `val_reconstruction_error` and `free_energy_gap` to each epoch's logs.
-
-    Put it before the callbacks that read the logs (CSVLogger, EarlyStopping).
-
-    Args:
-        rbm: The `zoo.layers.RBM` being trained.
-        train_sample: A fixed sample of training data (a few thousand rows is plenty).
-        validation: Optional validation data of the same size.
-        seed: Seed of the pseudo-likelihood's random flips.
-    """
-
-    def __init__(self, rbm, train_sample, validation=None, seed=0):
-        super().__init__()
-        self.rbm = rbm
-        self.train_sample = np.asarray(train_sample, dtype="float32")
-        self.validation = None if validation is None else np.asarray(validation, "float32")
-        self.seed = seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        logs["reconstruction_error"] = reconstruction_error(self.rbm, self.train_sample)
-        if self.rbm.visible == "bernoulli":
-            logs["pseudo_log_likelihood"] = pseudo_log_likelihood(
-                self.rbm, self.train_sample, seed=self.seed + epoch
-            )
-        if self.validation is not None:
-            logs["val_reconstruction_error"] = reconstruction_error(self.rbm, self.validation)
-            logs["free_energy_gap"] = free_energy_gap(self.rbm, self.train_sample, self.validation)
-
-
-def _beta_schedule(n):
-    """n inverse temperatures from 0 to 1, spaced as Salakhutdinov & Murray's 14,500:
-    1,000 uniform in [0, 0.5), 4,000 in [0.5, 0.9) and 9,500 in [0.9, 1], scaled to n.
-    Sharp models need the fine steps near 1."""
-    first = max(1, round(n * 1000 / 14500))
-    second = max(1, round(n * 4000 / 14500))
-    third = max(2, n - first - second)
-    return np.concatenate(
-        [
-            np.linspace(0.0, 0.5, first, endpoint=False),
-            np.linspace(0.5, 0.9, second, endpoint=False),
-            np.linspace(0.9, 1.0, third),
-        ]
-    )
-
-
-def _parameters(rbm):
-    return tuple(
-        ops.convert_to_numpy(w).astype("float64")
-        for w in (rbm.kernel, rbm.visible_bias, rbm.hidden_bias)
-    )
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _check_count(arg, value, low, shown=None):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        shown = value if shown is None else shown
-        raise ValueError(f"{arg} must be an int >= {low}. Received: {arg}={shown!r}")
-
-
-def _check_shape(input_shape):
-    ok = isinstance(input_shape, (tuple, list)) and all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
-    )
-    if not ok or not input_shape:
-        raise ValueError(
-            f"input_shape must be a tuple of positive ints. Received: input_shape={input_shape}"
-        )
