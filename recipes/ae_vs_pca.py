@@ -12,29 +12,42 @@ reconstructions and PCA's side by side.
     python -m recipes.ae_vs_pca --variant dense --code-size 16 --dataset digits
 """
 
-from recipes import autoencoder
+import sys
+
 from zoo import analysis, data, plots, training
+
+from ._common import (
+    add_autoencoder_args,
+    add_data_args,
+    add_training_args,
+    command,
+    make_parser,
+    parse,
+    run_autoencoder,
+    training_config,
+)
 
 
 def build_parser():
-    return autoencoder.build_parser(
-        description=__doc__,
-        variant="deep",
-        code_size=32,
-        loss="mse",
-        probe_examples=-1,
-        export_name="ae_vs_pca",
+    parser = make_parser("ae_vs_pca", __doc__)
+    add_data_args(parser, dataset="mnist")
+    add_autoencoder_args(parser)
+    add_training_args(parser, epochs=20, batch_size=128, learning_rate=1e-3)
+    parser.set_defaults(
+        variant="deep", code_size=32, loss="mse", probe_examples=-1, export_name="ae_vs_pca"
     )
+    return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    model, info, metrics, arrays, run_dir = autoencoder.run(args, "ae_vs_pca")
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    model, info, metrics, arrays, run_dir = run_autoencoder("ae_vs_pca", options, config)
 
     # --- PCA with the same k, fitted on the same training images -----------------------
     x_train, _ = data.as_numpy(arrays["splits"][0])
     k = metrics["code_size"]
-    pca = analysis.pca_baseline(x_train, arrays["x_test"], k, seed=args.seed)
+    pca = analysis.pca_baseline(x_train, arrays["x_test"], k, seed=config.seed)
     metrics.update(
         ae_test_mse=metrics["test_reconstruction_mse"],
         pca_test_mse=pca["mse"],
@@ -54,7 +67,7 @@ def main(argv=None):
         n=n,
         title=f"test MSE: autoencoder {metrics['ae_test_mse']:.4f}, PCA {pca['mse']:.4f}",
     )
-    autoencoder.export_model(args, model, info, metrics)
+    training.export_run(config, model, info, metrics, "ae_vs_pca")
     training.finish_run(run_dir, metrics)
     print(
         f"k={k}: autoencoder test MSE {metrics['ae_test_mse']:.5f}, PCA {pca['mse']:.5f} "
@@ -64,5 +77,7 @@ def main(argv=None):
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -14,75 +14,100 @@ the threshold is in its metadata.
     python -m recipes.anomaly --variant denoising --quantile 0.95
 """
 
-from recipes import autoencoder
+import sys
+
 from zoo import analysis, data, plots, training
+
+from ._common import (
+    add_autoencoder_args,
+    add_data_args,
+    add_training_args,
+    command,
+    dataset_type,
+    fraction,
+    make_parser,
+    parse,
+    run_autoencoder,
+    smoke_limit,
+    training_config,
+)
 
 
 def build_parser():
-    parser = autoencoder.build_parser(
-        description=__doc__,
-        variant="conv",
-        epochs=10,
-        probe_examples=-1,
-        export_name=None,
-    )
+    parser = make_parser("anomaly", __doc__)
+    add_data_args(parser, dataset="mnist")
+    add_autoencoder_args(parser)
     group = parser.add_argument_group("anomaly")
-    group.add_argument("--outliers", default="fashion_mnist", help="out-of-distribution set")
+    group.add_argument(
+        "--outliers",
+        type=dataset_type("--outliers"),
+        default="fashion_mnist",
+        help="out-of-distribution set",
+    )
     group.add_argument("--outlier-data-dir", default=None, help="its original files")
     group.add_argument(
-        "--quantile", type=float, default=0.99, help="threshold: this quantile of train errors"
+        "--quantile",
+        type=fraction,
+        default=0.99,
+        help="threshold: this quantile of the training images' errors",
     )
+    add_training_args(
+        parser, epochs=10, batch_size=128, learning_rate=1e-3, export_name="anomaly_<dataset>"
+    )
+    parser.set_defaults(variant="conv", probe_examples=-1)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    model, info, metrics, arrays, run_dir = autoencoder.run(args, "anomaly")
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    model, info, metrics, arrays, run_dir = run_autoencoder("anomaly", options, config)
 
     # --- threshold on the training errors, then inliers against outliers ----------------
     x_train, _ = data.as_numpy(arrays["splits"][0])
     threshold = analysis.fit_threshold(
-        analysis.reconstruction_errors(model, x_train), args.quantile
+        analysis.reconstruction_errors(model, x_train), options.quantile
     )
     outliers = data.load(
-        args.outliers,
+        options.outliers,
         "test",
         normalize="minmax",
         image_size=info.input_shape[:2],
-        manual_dir=args.outlier_data_dir,
-        limit=autoencoder.SMOKE_EXAMPLES if args.smoke else None,
+        manual_dir=options.outlier_data_dir,
+        limit=smoke_limit(config),
         shuffle=False,
     )
     x_out, _ = data.as_numpy(outliers)
     if x_out.shape[1:] != arrays["x_test"].shape[1:]:
         raise ValueError(
             f"outliers must have the training images' shape {arrays['x_test'].shape[1:]}. "
-            f"Received: outliers={args.outliers!r} with shape {x_out.shape[1:]}"
+            f"Received: outliers={options.outliers!r} with shape {x_out.shape[1:]}"
         )
     out_errors = analysis.reconstruction_errors(model, x_out)
     report = analysis.anomaly_report(arrays["errors"], out_errors, threshold)
     metrics.update({f"anomaly_{key}": value for key, value in report.items()})
-    metrics.update(inliers=args.dataset, outliers=args.outliers, quantile=args.quantile)
+    metrics.update(inliers=options.dataset, outliers=options.outliers, quantile=options.quantile)
 
     # --- figure, export, record ----------------------------------------------------------
     plots.plot_histogram(
         [arrays["errors"], out_errors],
         run_dir / "error_histogram.png",
-        labels=[f"{args.dataset} test (inliers)", f"{args.outliers} test (outliers)"],
+        labels=[f"{options.dataset} test (inliers)", f"{options.outliers} test (outliers)"],
         threshold=threshold,
         xlabel="reconstruction MSE",
         title=f"ROC AUC {report['roc_auc']:.3f}",
     )
-    args.export_name = args.export_name or f"anomaly_{args.dataset}"
-    autoencoder.export_model(args, model, info, metrics)
+    training.export_run(config, model, info, metrics, f"anomaly_{options.dataset}")
     training.finish_run(run_dir, metrics)
     print(
-        f"{args.dataset} vs {args.outliers}: ROC AUC {report['roc_auc']:.4f}, "
+        f"{options.dataset} vs {options.outliers}: ROC AUC {report['roc_auc']:.4f}, "
         f"precision {report['precision']:.3f} and recall {report['recall']:.3f} at the "
-        f"{args.quantile} quantile threshold  run folder: {run_dir}"
+        f"{options.quantile} quantile threshold  run folder: {run_dir}"
     )
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

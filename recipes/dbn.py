@@ -28,36 +28,65 @@ reconstructions (as Hinton's code), SGD 0.1 with momentum 0.5 then 0.9 and weigh
 """
 
 import argparse
+import dataclasses
+import sys
 
 import keras
 import numpy as np
 
 import zoo
-from recipes import rbm as rbm_recipe
 from zoo import analysis, plots, training
+from zoo._checks import MAX_UNITS
 from zoo.models.rbm import dbn_classifier
+
+from ._common import (
+    add_cd_args,
+    add_probe_arg,
+    add_rbm_data_args,
+    add_training_args,
+    command,
+    fraction,
+    int_type,
+    make_parser,
+    parse,
+    positive_float,
+    positive_int,
+    rbm_data,
+    train_rbms,
+    training_config,
+    weight_decay,
+)
 
 PRETRAINED_FILE = "pretrained.weights.h5"
 
 
-def build_parser(description=__doc__):
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    rbm_recipe.add_data_args(parser)
+def build_parser():
+    parser = make_parser("dbn", __doc__)
+    add_rbm_data_args(parser, dataset="digits")
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--hidden", type=int, nargs="+", default=[500, 500, 2000], help="units of each RBM"
+        "--hidden",
+        type=int_type(1, MAX_UNITS),
+        nargs="+",
+        default=[500, 500, 2000],
+        help="units of each RBM",
     )
-    model.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli")
     model.add_argument(
-        "--dropout", type=float, default=0.2, help="dropout after each hidden layer in fine-tuning"
+        "--visible", choices=("bernoulli", "gaussian"), default="bernoulli", help="visible units"
+    )
+    model.add_argument(
+        "--dropout",
+        type=fraction,
+        default=0.2,
+        help="dropout after each hidden layer in fine-tuning",
     )
     pretraining = parser.add_argument_group("pretraining")
-    pretraining.add_argument("--pretrain-epochs", type=int, default=20, help="epochs per RBM")
+    pretraining.add_argument(
+        "--pretrain-epochs", type=positive_int, default=20, help="epochs per RBM"
+    )
     pretraining.add_argument(
         "--pretrain-learning-rate",
-        type=float,
+        type=positive_float,
         default=None,
         help="CD learning rate of every RBM (default 0.1; 0.01 with Gaussian visibles)",
     )
@@ -70,33 +99,32 @@ def build_parser(description=__doc__):
         help="start from this pretrained stack (a run's pretrained.weights.h5) instead of "
         "pretraining",
     )
-    rbm_recipe.add_cd_args(parser)
-    parser.add_argument(
-        "--probe-examples",
-        type=int,
-        default=10000,
-        help="training examples for the linear probe of the pretrained features (0: all)",
-    )
-    parser.add_argument("--export-name", default=None, help="default: dbn_classifier")
-    training.add_training_args(
-        parser, epochs=60, batch_size=100, learning_rate=0.1, optimizer="sgd", patience=15
+    add_cd_args(parser)
+    add_probe_arg(parser.add_argument_group("evaluation"), allow_off=False)
+    add_training_args(
+        parser,
+        epochs=60,
+        batch_size=100,
+        learning_rate=0.1,
+        optimizer="sgd",
+        patience=15,
+        export_name="dbn_classifier",
     )
     parser.set_defaults(mean_field_visible=True)
     return parser
 
 
-def pretrain_stack(args, stack, run_dir, x_train, x_val):
-    """Greedy pretraining with the RBM recipe's CD settings; one CSV log per RBM."""
-    cd = argparse.Namespace(
-        **{
-            **vars(args),
-            "optimizer": "sgd",
-            "learning_rate": args.pretrain_learning_rate
-            or (0.01 if args.visible == "gaussian" else 0.1),
-            "lr_schedule": "none",
-        }
+def pretrain_stack(options, config, stack, run_dir, x_train, x_val):
+    """Greedy pretraining by CD with SGD at the pretraining rate; one CSV log per RBM."""
+    cd = dataclasses.replace(
+        config,
+        optimizer="sgd",
+        learning_rate=options.pretrain_learning_rate
+        or (0.01 if options.visible == "gaussian" else 0.1),
+        lr_schedule="none",
+        epochs=options.pretrain_epochs,
     )
-    rbm_recipe.train(cd, stack, run_dir, x_train, x_val, args.pretrain_epochs)
+    train_rbms(options, cd, stack, run_dir, x_train, x_val)
     logs = {}
     for i in range(1, len(stack.rbms) + 1):
         history = training.read_history(run_dir / f"pretrain_rbm{i}.csv")
@@ -109,10 +137,10 @@ def pretrain_stack(args, stack, run_dir, x_train, x_val):
         plots.plot_history(logs, run_dir / "pretraining.png", title="greedy pretraining")
 
 
-def finetune(args, classifier, run_dir, splits):
+def finetune(config, classifier, run_dir, splits):
     (x_train, y_train), (x_val, y_val), _ = splits
     classifier.compile(
-        optimizer=training.make_optimizer(args),
+        optimizer=training.make_optimizer(config),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -120,14 +148,14 @@ def finetune(args, classifier, run_dir, splits):
         x_train,
         y_train,
         validation_data=(x_val, y_val),
-        epochs=1 if args.smoke else args.epochs,
-        batch_size=args.batch_size,
-        callbacks=training.make_callbacks(run_dir, args),
-        verbose=2 if args.smoke else "auto",
+        epochs=config.fit_epochs,
+        batch_size=config.batch_size,
+        callbacks=training.make_callbacks(run_dir, config),
+        verbose=config.fit_verbose,
     )
 
 
-def describe_pretrained(args, stack, info, splits, run_dir):
+def describe_pretrained(options, stack, info, splits, run_dir):
     """Filters and samples figures; linear-probe accuracy of the top-level features."""
     (x_train, y_train), _, (x_test, y_test) = splits
     plots.plot_filters(
@@ -143,43 +171,44 @@ def describe_pretrained(args, stack, info, splits, run_dir):
         n=len(x),
         title="samples from the DBN",
     )
-    n = args.probe_examples or len(x_train)
+    n = options.probe_examples or len(x_train)
     probe = analysis.linear_probe(stack, x_train[:n], y_train[:n], x_test, y_test)
     return {"probe_accuracy": probe["accuracy"], "probe_error_percent": probe["error_percent"]}
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    run_dir = training.start_run("dbn", args)
-    splits, info = rbm_recipe.load_data(args)
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    run_dir = training.start_run("dbn", config, options.as_dict())
+    splits, info = rbm_data(options, config)
     (x_train, _), (x_val, _), (x_test, y_test) = splits
     stack = zoo.create_model(
         "dbn",
         input_shape=info.input_shape,
-        hidden=tuple(args.hidden),
-        visible=args.visible,
-        k=args.k,
-        persistent_chains=args.persistent_chains,
-        mean_field_visible=args.mean_field_visible,
-        kernel_regularizer=rbm_recipe.weight_decay(args),
-        weights=args.pretrained,
-        seed=args.seed,
+        hidden=tuple(options.hidden),
+        visible=options.visible,
+        k=options.k,
+        persistent_chains=options.persistent_chains,
+        mean_field_visible=options.mean_field_visible,
+        kernel_regularizer=weight_decay(options),
+        weights=options.pretrained,
+        seed=config.seed,
     )
-    metrics = {"pretrained": bool(args.pretrain or args.pretrained)}
-    if args.pretrain and not args.pretrained:
-        pretrain_stack(args, stack, run_dir, x_train, x_val)
+    metrics = {"pretrained": bool(options.pretrain or options.pretrained)}
+    if options.pretrain and not options.pretrained:
+        pretrain_stack(options, config, stack, run_dir, x_train, x_val)
         stack.save_weights(run_dir / PRETRAINED_FILE)
     if metrics["pretrained"]:
-        metrics.update(describe_pretrained(args, stack, info, splits, run_dir))
-    classifier = dbn_classifier(stack, info.num_classes, dropout=args.dropout)
-    finetune(args, classifier, run_dir, splits)
+        metrics.update(describe_pretrained(options, stack, info, splits, run_dir))
+    classifier = dbn_classifier(stack, info.num_classes, dropout=options.dropout)
+    finetune(config, classifier, run_dir, splits)
     _, accuracy = classifier.evaluate(x_test, y_test, verbose=0)
     metrics.update(
         test_accuracy=float(accuracy),
         test_error_percent=100.0 * (1.0 - float(accuracy)),
-        epochs=len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", [])),
+        epochs=training.epochs_run(run_dir),
     )
-    training.export_run(args, classifier, info, metrics, classifier.name)
+    training.export_run(config, classifier, info, metrics, classifier.name)
     training.finish_run(run_dir, metrics)
     print(
         f"test error {metrics['test_error_percent']:.2f}% "
@@ -188,5 +217,7 @@ def main(argv=None):
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

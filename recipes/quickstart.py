@@ -11,30 +11,39 @@ everything went. About a minute on two CPU cores.
     python -m recipes.quickstart --model lenet5_modern --epochs 20
 """
 
-from recipes import lenet5
+import sys
+
 from zoo import data
 from zoo.export import verify_export
 
+from ._common import (
+    add_data_args,
+    add_lenet5_args,
+    add_training_args,
+    command,
+    make_parser,
+    parse,
+    smoke_limit,
+    train_lenet5,
+    training_config,
+)
+
 
 def build_parser():
-    return lenet5.build_parser(
-        description=__doc__,
-        dataset="digits",
-        batch_size=32,
-        learning_rate=3e-3,
-        epochs=60,
-        patience=20,
-        augment=True,
-        shift=0.05,
-        rotation=5.0,
-        zoom=0.05,
-        export_name="lenet5_digits",
+    parser = make_parser("quickstart", __doc__)
+    add_data_args(parser, dataset="digits")
+    add_lenet5_args(parser)
+    add_training_args(parser, epochs=60, batch_size=32, learning_rate=3e-3, patience=20)
+    parser.set_defaults(
+        augment=True, shift=0.05, rotation=5.0, zoom=0.05, export_name="lenet5_digits"
     )
+    return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    model, info, metrics, run_dir, export_path = lenet5.train_and_export(args, "quickstart")
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    model, info, metrics, run_dir, export_path = train_lenet5("quickstart", options, config)
     rows = [
         ("model", f"{model.name} ({model.count_params():,} parameters)"),
         (
@@ -48,7 +57,12 @@ def main(argv=None):
     ]
     if export_path is not None:
         raw_test = data.load(
-            args.dataset, "test", normalize=None, shuffle=False, limit=lenet5.smoke_limit(args)
+            options.dataset,
+            "test",
+            normalize=None,
+            shuffle=False,
+            manual_dir=options.data_dir,
+            limit=smoke_limit(config),
         )
         raw_images, _ = data.as_numpy(raw_test)
         check = verify_export(export_path, model, raw_images, info)
@@ -73,5 +87,7 @@ def main(argv=None):
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -25,173 +25,71 @@ to `saved_models/<export name>/<version>/`.
     python -m recipes.rbm --visible gaussian --learning-rate 0.01
 """
 
-import argparse
+import sys
 
 import keras
 import numpy as np
 
 import zoo
-from zoo import analysis, data, plots, training
-from zoo.callbacks import MomentumSchedule
+from zoo import analysis, plots, training
+from zoo._checks import MAX_UNITS
 from zoo.likelihood import (
     ais_log_likelihood,
     free_energy_gap,
     pseudo_log_likelihood,
     reconstruction_error,
 )
-from zoo.models.rbm import pretrain
 
-SMOKE_EXAMPLES = 256
+from ._common import (
+    add_cd_args,
+    add_probe_arg,
+    add_rbm_data_args,
+    add_training_args,
+    command,
+    int_type,
+    make_parser,
+    parse,
+    positive_int,
+    rbm_data,
+    train_rbms,
+    training_config,
+    weight_decay,
+)
+
 MODEL_FILE = "rbm.keras"
 SAMPLE_STEPS = (1, 10, 100, 1000)
 
 
-def build_parser(description=__doc__):
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_data_args(parser)
+def build_parser():
+    parser = make_parser("rbm", __doc__)
+    add_rbm_data_args(parser, dataset="digits")
     model = parser.add_argument_group("model")
-    model.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli")
-    model.add_argument("--units", type=int, default=256, help="hidden units")
+    model.add_argument(
+        "--visible", choices=("bernoulli", "gaussian"), default="bernoulli", help="visible units"
+    )
+    model.add_argument("--units", type=int_type(1, MAX_UNITS), default=256, help="hidden units")
     add_cd_args(parser)
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument(
-        "--ais-runs", type=int, default=0, help="AIS runs for the test log-probability (0: off)"
+        "--ais-runs",
+        type=int_type(low=0),
+        default=0,
+        help="AIS runs for the test log-probability (0: off)",
     )
-    evaluation.add_argument("--ais-betas", type=int, default=10000, help="AIS temperatures")
     evaluation.add_argument(
-        "--probe-examples",
-        type=int,
-        default=10000,
-        help="training examples for the linear probe (0: all; -1: no probe)",
+        "--ais-betas", type=positive_int, default=10000, help="AIS temperatures"
     )
-    evaluation.add_argument("--export-name", default=None, help="default: the model name")
-    training.add_training_args(
+    add_probe_arg(evaluation)
+    add_training_args(
         parser, epochs=20, batch_size=100, learning_rate=0.1, optimizer="sgd", lr_schedule="none"
     )
     return parser
 
 
-def add_data_args(parser):
-    group = parser.add_argument_group("data")
-    group.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist, ...")
-    group.add_argument("--data-dir", default=None, help="folder with the original files")
-    group.add_argument("--validation-percent", type=int, default=10, help="held out of train")
-    group.add_argument(
-        "--binarize", action="store_true", help="threshold pixels at 0.5 (binarised MNIST)"
-    )
-
-
-def add_cd_args(parser):
-    """Contrastive-divergence options shared with the DBN recipe."""
-    group = parser.add_argument_group("contrastive divergence")
-    group.add_argument("--k", type=int, default=1, help="Gibbs steps per update (CD-k)")
-    group.add_argument(
-        "--persistent-chains", type=int, default=0, help="persistent CD with this many chains"
-    )
-    group.add_argument(
-        "--mean-field-visible",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="CD-k reconstructs visible probabilities instead of samples (Hinton's code)",
-    )
-    group.add_argument(
-        "--weight-decay", type=float, default=2e-4, help="L2 weight cost on W (the guide's)"
-    )
-    group.add_argument("--momentum", type=float, default=0.5, help="initial SGD momentum")
-    group.add_argument("--final-momentum", type=float, default=0.9, help="momentum later on")
-    group.add_argument("--momentum-switch", type=int, default=5, help="epoch of the final momentum")
-
-
-# --- data ------------------------------------------------------------------------------
-
-
-def load_data(args):
-    """Train, validation and test images in [0, 1] (binarised with `--binarize`) and
-    labels as numpy arrays, with the dataset info."""
-    splits = data.load_splits(
-        args.dataset,
-        args.validation_percent,
-        batch_size=256,
-        normalize="minmax",
-        manual_dir=args.data_dir,
-        seed=args.seed,
-        limit=SMOKE_EXAMPLES if args.smoke else None,
-    )
-    *pipelines, info = splits
-    arrays = [data.as_numpy(ds) for ds in pipelines]
-    if args.binarize:
-        arrays = [((x > 0.5).astype("float32"), y) for x, y in arrays]
-    return arrays, info
-
-
-# --- train -----------------------------------------------------------------------------
-
-
-def optimizer_and_schedule(args):
-    """SGD at the initial momentum plus the momentum schedule, or another optimizer."""
-    if args.optimizer != "sgd":
-        return training.make_optimizer(args), []
-    optimizer = keras.optimizers.SGD(args.learning_rate, momentum=args.momentum)
-    if args.momentum > 0 and args.final_momentum != args.momentum:
-        return optimizer, [MomentumSchedule(args.final_momentum, args.momentum_switch)]
-    return optimizer, []
-
-
-def layer_callbacks(args, history_file):
-    """Early stopping on the validation reconstruction error, LR decay, the CSV log."""
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor="val_reconstruction_error",
-            mode="min",
-            patience=args.patience,
-            restore_best_weights=True,
-            # the error jumps when the momentum rises; judge from then on
-            start_from_epoch=args.momentum_switch if args.optimizer == "sgd" else 0,
-        ),
-    ]
-    decay = training.lr_schedule_callback(
-        args.lr_schedule,
-        args.learning_rate,
-        args.epochs,
-        step=args.lr_step,
-        gamma=args.lr_gamma,
-        monitor="val_reconstruction_error",
-    )
-    if decay is not None:
-        callbacks.append(decay)
-    return [*callbacks, keras.callbacks.CSVLogger(str(history_file))]
-
-
-def train(args, stack, run_dir, x_train, x_val, epochs):
-    """Greedy training of every RBM of `stack` with the recipe's optimizer and callbacks;
-    RBM i logs to `history.csv` (one RBM) or `pretrain_rbm<i>.csv`."""
-
-    def optimizer():
-        return optimizer_and_schedule(args)[0]
-
-    def callbacks(i):
-        name = training.HISTORY_FILE if len(stack.rbms) == 1 else f"pretrain_rbm{i}.csv"
-        return [*optimizer_and_schedule(args)[1], *layer_callbacks(args, run_dir / name)]
-
-    return pretrain(
-        stack,
-        x_train,
-        epochs=1 if args.smoke else epochs,
-        batch_size=args.batch_size,
-        optimizer=optimizer,
-        validation_data=x_val,
-        callbacks=callbacks,
-        verbose=2 if args.smoke else "auto",
-    )
-
-
 # --- evaluate, figures, export ---------------------------------------------------------
 
 
-def evaluate(args, stack, splits):
+def evaluate(options, stack, splits):
     (x_train, y_train), _, (x_test, y_test) = splits
     rbm = stack.rbms[0]
     visible_train = np.asarray(stack.visible_data(x_train[:10000]))
@@ -202,18 +100,18 @@ def evaluate(args, stack, splits):
     }
     if rbm.visible == "bernoulli":
         metrics["test_pseudo_log_likelihood"] = pseudo_log_likelihood(rbm, visible_test)
-    if args.ais_runs > 0 and rbm.visible == "bernoulli":
+    if options.ais_runs > 0 and rbm.visible == "bernoulli":
         ais = ais_log_likelihood(
             rbm,
             visible_test,
-            runs=args.ais_runs,
-            betas=args.ais_betas,
+            runs=options.ais_runs,
+            betas=options.ais_betas,
             base_data=visible_train,
-            seed=args.seed,
+            seed=options.seed,
         )
         metrics.update({f"ais_{key}": value for key, value in ais.items()})
-    if args.probe_examples >= 0:
-        n = args.probe_examples or len(x_train)
+    if options.probe_examples >= 0:
+        n = options.probe_examples or len(x_train)
         probe = analysis.linear_probe(stack, x_train[:n], y_train[:n], x_test, y_test)
         metrics.update(probe_accuracy=probe["accuracy"], probe_error_percent=probe["error_percent"])
     return metrics
@@ -235,37 +133,33 @@ def write_figures(stack, info, x_test, run_dir, n=10):
     )
 
 
-def build_model(args, info):
-    name = "rbm" if args.visible == "bernoulli" else "gaussian_rbm"
+def build_model(options, info):
+    name = "rbm" if options.visible == "bernoulli" else "gaussian_rbm"
     return zoo.create_model(
         name,
         input_shape=info.input_shape,
-        units=args.units,
-        k=args.k,
-        persistent_chains=args.persistent_chains,
-        mean_field_visible=args.mean_field_visible,
-        kernel_regularizer=weight_decay(args),
-        seed=args.seed,
+        units=options.units,
+        k=options.k,
+        persistent_chains=options.persistent_chains,
+        mean_field_visible=options.mean_field_visible,
+        kernel_regularizer=weight_decay(options),
+        seed=options.seed,
     )
 
 
-def weight_decay(args):
-    """The guide's weight cost c (gradient c W) as Keras' L2 penalty (c / 2) ||W||^2."""
-    return keras.regularizers.L2(args.weight_decay / 2) if args.weight_decay > 0 else None
-
-
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    run_dir = training.start_run("rbm", args)
-    splits, info = load_data(args)
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    run_dir = training.start_run("rbm", config, options.as_dict())
+    splits, info = rbm_data(options, config)
     (x_train, _), (x_val, _), (x_test, _) = splits
-    stack = build_model(args, info)
-    train(args, stack, run_dir, x_train, x_val, args.epochs)
-    metrics = evaluate(args, stack, splits)
-    metrics["epochs"] = len(training.read_history(run_dir / training.HISTORY_FILE).get("epoch", []))
+    stack = build_model(options, info)
+    train_rbms(options, config, stack, run_dir, x_train, x_val)
+    metrics = evaluate(options, stack, splits)
+    metrics["epochs"] = training.epochs_run(run_dir)
     write_figures(stack, info, x_test, run_dir)
     stack.save(run_dir / MODEL_FILE)
-    training.export_run(args, stack, info, metrics, stack.name)
+    training.export_run(config, stack, info, metrics, stack.name)
     training.finish_run(run_dir, metrics)
     summary = f"test reconstruction error {metrics['test_reconstruction_error']:.4f}"
     if "test_pseudo_log_likelihood" in metrics:
@@ -278,5 +172,7 @@ def main(argv=None):
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

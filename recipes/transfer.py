@@ -19,10 +19,10 @@ side by side and `learning_curves.png` draws them in one figure.
     python -m recipes.transfer --data photos/ --mode partial --two-phase --tta 8 --tflite
 """
 
-import argparse
 import dataclasses
 import os
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -33,6 +33,19 @@ from zoo import analysis, data, export, training
 from zoo.layers import image_augmentation
 from zoo.models.transfer import BASES, MODES, fine_tune
 from zoo.plots import plot_runs
+
+from ._common import (
+    add_training_args,
+    command,
+    float_type,
+    fraction,
+    int_type,
+    make_parser,
+    non_negative_int,
+    parse,
+    positive_int,
+    training_config,
+)
 
 MODE_CHOICES = (*MODES, "all")
 DEFAULT_DATA = "hymenoptera_data"  # under $ZOO_DATA_DIR
@@ -48,38 +61,47 @@ TABLE_COLUMNS = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = make_parser("transfer", __doc__)
     parser.add_argument(
         "--data", default=None, help=f"image folder (default $ZOO_DATA_DIR/{DEFAULT_DATA})"
     )
     parser.add_argument(
         "--validation-split",
-        type=float,
+        type=float_type(0, 1, low_open=True, high_open=True),
         default=0.2,
         help="held-out fraction when --data has no train/ and val/ subfolders",
     )
-    parser.add_argument("--base", choices=tuple(BASES), default="mobilenet")
     parser.add_argument(
-        "--alpha", type=float, default=None, help="MobileNet width (default: the smallest)"
+        "--base", choices=tuple(BASES), default="mobilenet", help="keras.applications base"
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float_type(0, low_open=True),
+        default=None,
+        help="MobileNet width (default: the smallest)",
     )
     parser.add_argument("--weights", default="imagenet", help="imagenet, none, or a .h5 path")
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument(
+        "--image-size", type=int_type(32, 1024), default=224, help="input height and width"
+    )
     parser.add_argument(
         "--no-crop",
         action="store_true",
         help="squash whole images to the input size (default: centre crop, then resize)",
     )
-    parser.add_argument("--mode", choices=MODE_CHOICES, default="all")
+    parser.add_argument(
+        "--mode", choices=MODE_CHOICES, default="all", help="what trains (all: each in turn)"
+    )
     parser.add_argument(
         "--trainable-from", default=None, help="partial mode: a base layer name or a fraction"
     )
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--head-units", type=int, nargs="*", default=[])
+    parser.add_argument("--dropout", type=fraction, default=0.2, help="dropout before the head")
+    parser.add_argument(
+        "--head-units", type=positive_int, nargs="*", default=[], help="hidden layers of the head"
+    )
     parser.add_argument(
         "--fine-tune-learning-rate",
-        type=float,
+        type=float_type(0, low_open=True),
         default=1e-4,
         help="learning rate of total and partial (minimum uses --learning-rate)",
     )
@@ -88,21 +110,36 @@ def build_parser():
         action="store_true",
         help="total/partial: first train the head alone for --head-epochs",
     )
-    parser.add_argument("--head-epochs", type=int, default=5)
+    parser.add_argument(
+        "--head-epochs", type=positive_int, default=5, help="--two-phase: epochs of the head alone"
+    )
     parser.add_argument("--no-augment", action="store_true", help="no flips/rotations/zooms")
-    parser.add_argument("--rotation", type=float, default=0.1, help="augmentation: turns")
-    parser.add_argument("--zoom", type=float, default=0.1, help="augmentation: max zoom")
-    parser.add_argument("--contrast", type=float, default=0.1, help="augmentation: contrast")
-    parser.add_argument("--tta", type=int, default=0, help="also evaluate with m TTA copies")
+    parser.add_argument(
+        "--rotation", type=float_type(0, 1), default=0.1, help="augmentation: turns"
+    )
+    parser.add_argument("--zoom", type=float_type(0, 1), default=0.1, help="augmentation: max zoom")
+    parser.add_argument(
+        "--contrast", type=float_type(0, 1), default=0.1, help="augmentation: contrast"
+    )
+    parser.add_argument(
+        "--tta", type=non_negative_int, default=0, help="also evaluate with m TTA copies"
+    )
     parser.add_argument("--no-svm", action="store_true", help="skip the features + SVM baseline")
     parser.add_argument("--feature-layer", default=None, help="base layer for the SVM features")
-    parser.add_argument("--pca", type=int, default=None, help="PCA components before the SVM")
+    parser.add_argument(
+        "--pca", type=positive_int, default=None, help="PCA components before the SVM"
+    )
     parser.add_argument(
         "--tflite", action="store_true", help="also export TFLite (float, dynamic-range, float16)"
     )
-    parser.add_argument("--export-name", default=None, help="default: transfer_<base>")
-    training.add_training_args(
-        parser, epochs=30, batch_size=32, learning_rate=1e-3, lr_schedule="none", patience=5
+    add_training_args(
+        parser,
+        epochs=30,
+        batch_size=32,
+        learning_rate=1e-3,
+        lr_schedule="none",
+        patience=5,
+        export_name="transfer_<base>",
     )
     return parser
 
@@ -118,25 +155,25 @@ class Splits:
     info: data.DatasetInfo
 
 
-def load_data(args):
+def load_data(options, config):
     """The training and evaluation pipelines of the image folder (raw 0-255 images)."""
-    root = _data_root(args)
-    size = SMOKE["image_size"] if args.smoke else args.image_size
-    batch_size = SMOKE["batch_size"] if args.smoke else args.batch_size
+    root = _data_root(options)
+    size = SMOKE["image_size"] if config.smoke else options.image_size
+    batch_size = SMOKE["batch_size"] if config.smoke else config.batch_size
     common = {
         "image_size": size,
         "batch_size": batch_size,
-        "seed": args.seed,
-        "crop_to_aspect_ratio": not args.no_crop,
+        "seed": config.seed,
+        "crop_to_aspect_ratio": not options.no_crop,
     }
-    in_order = {"shuffle": args.smoke}  # evaluation order; shuffled for the smoke subset
+    in_order = {"shuffle": config.smoke}  # evaluation order; shuffled for the smoke subset
     train_dir, val_dir = _split_folders(root)
     if train_dir is not None:
         train, info = data.from_directory(train_dir, with_info=True, **common)
         train_eval = data.from_directory(train_dir, **in_order, **common)
         val = data.from_directory(val_dir, class_names=info.class_names, **in_order, **common)
     else:
-        split = {"validation_split": args.validation_split, **common}
+        split = {"validation_split": options.validation_split, **common}
         train, info = data.from_directory(root, subset="training", with_info=True, **split)
         train_eval = data.from_directory(root, subset="training", **in_order, **split)
         val = data.from_directory(root, subset="validation", **in_order, **split)
@@ -145,15 +182,15 @@ def load_data(args):
             f"--data must hold at least 2 class folders. Received: {root} with "
             f"{info.num_classes} ({', '.join(info.class_names)})"
         )
-    if args.smoke:  # a few batches of shuffled examples, so that every class is there
+    if config.smoke:  # a few batches of shuffled examples, so that every class is there
         train = train_eval = train.take(SMOKE["batches"])
         val = val.take(SMOKE["batches"])
     return Splits(train, train_eval, val, info)
 
 
-def _data_root(args):
-    if args.data is not None:
-        return pathlib.Path(args.data)
+def _data_root(options):
+    if options.data is not None:
+        return pathlib.Path(options.data)
     root = os.environ.get(data.DATA_DIR_ENV)
     if root and (pathlib.Path(root) / DEFAULT_DATA).is_dir():
         return pathlib.Path(root) / DEFAULT_DATA
@@ -177,65 +214,75 @@ def _split_folders(root):
 # --- models ----------------------------------------------------------------------------
 
 
-def build_model(args, info, mode):
+def build_model(options, config, info, mode):
     """A `TransferClassifier` for `mode` (uncompiled)."""
-    alpha = args.alpha if args.alpha is not None else SMALLEST_ALPHA.get(args.base)
-    trainable_from = args.trainable_from if mode == "partial" else None
+    alpha = options.alpha if options.alpha is not None else SMALLEST_ALPHA.get(options.base)
+    trainable_from = options.trainable_from if mode == "partial" else None
     if trainable_from is not None:
         try:
             trainable_from = float(trainable_from)
         except ValueError:
             pass  # a layer name
     augmentation = None
-    if not args.no_augment:
+    if not options.no_augment:
         augmentation = image_augmentation(
-            rotation=args.rotation, zoom=args.zoom, contrast=args.contrast, seed=args.seed
+            rotation=options.rotation,
+            zoom=options.zoom,
+            contrast=options.contrast,
+            seed=config.seed,
         )
     return zoo.models.transfer_model(
-        args.base,
+        options.base,
         input_shape=info.input_shape,
         alpha=alpha,
         classes=info.num_classes,
         mode=mode,
         trainable_from=trainable_from,
-        weights=None if args.weights == "none" else args.weights,
-        dropout=args.dropout,
-        head_units=tuple(args.head_units),
+        weights=None if options.weights == "none" else options.weights,
+        dropout=options.dropout,
+        head_units=tuple(options.head_units),
         augmentation=augmentation,
-        name=f"transfer_{args.base}",
+        name=f"transfer_{options.base}",
     )
 
 
 # --- train and evaluate ----------------------------------------------------------------
 
 
-def train_mode(args, splits, mode, run_dir):
+def train_mode(options, config, splits, mode, run_dir):
     """Trains one mode from the pretrained start; returns `(model, history, row)`."""
-    model = build_model(args, splits.info, mode)
-    epochs = 1 if args.smoke else args.epochs
-    rate = args.learning_rate if mode == "minimum" else args.fine_tune_learning_rate
-    mode_args = _with_rate(args, rate)
-    callbacks = training.make_callbacks(run_dir / mode, mode_args)
+    model = build_model(options, config, splits.info, mode)
+    rate = config.learning_rate if mode == "minimum" else options.fine_tune_learning_rate
+    mode_config = dataclasses.replace(config, learning_rate=rate)
+    callbacks = training.make_callbacks(run_dir / mode, mode_config)
     (run_dir / mode).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    if args.two_phase and mode != "minimum":
+    if options.two_phase and mode != "minimum":
         history = fine_tune(
             model, splits.train, splits.val,
-            head_epochs=1 if args.smoke else args.head_epochs, epochs=epochs, mode=mode,
-            trainable_from=model.trainable_from, learning_rate=args.learning_rate,
+            head_epochs=1 if config.smoke else options.head_epochs, epochs=config.fit_epochs,
+            mode=mode,
+            trainable_from=model.trainable_from, learning_rate=config.learning_rate,
             fine_tune_learning_rate=rate,
-            optimizer=lambda r: training.make_optimizer(_with_rate(args, r)),
-            callbacks=callbacks, verbose=2,
+            optimizer=lambda r: training.make_optimizer(
+                dataclasses.replace(config, learning_rate=r)
+            ),
+            callbacks=callbacks, verbose=config.fit_verbose,
         )  # fmt: skip
     else:
         model.compile(
-            optimizer=training.make_optimizer(mode_args),
+            optimizer=training.make_optimizer(mode_config),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            run_eagerly=args.smoke,  # two batches: tracing would take longer than running
+            run_eagerly=config.smoke,  # two batches: tracing would take longer than running
         )
         fit = model.fit(
-            splits.train, validation_data=splits.val, epochs=epochs, callbacks=callbacks, verbose=2
+            splits.train,
+            validation_data=splits.val,
+            epochs=config.fit_epochs,
+            shuffle=False,  # the pipeline reshuffles every epoch
+            callbacks=callbacks,
+            verbose=config.fit_verbose,
         )
         history = fit.history
     seconds = time.perf_counter() - start
@@ -246,33 +293,28 @@ def train_mode(args, splits, mode, run_dir):
         "seconds": seconds,
         "trainable_base_layers": len(model.trainable_base_layers),
     }
-    if args.tta:
+    if options.tta:
         x_val, y_val = data.as_numpy(splits.val)
         row["tta_accuracy"] = float(
-            np.mean(analysis.predict_tta(model, x_val, m=args.tta).argmax(-1) == y_val)
+            np.mean(analysis.predict_tta(model, x_val, m=options.tta).argmax(-1) == y_val)
         )
     return model, history, row
 
 
-def _with_rate(args, rate):
-    """`args` with another learning rate (for the optimizer and its schedule)."""
-    return argparse.Namespace(**{**vars(args), "learning_rate": rate})
-
-
-def features_svm(args, splits):
+def features_svm(options, config, splits):
     """Seed 001's feature extraction: frozen-base features, optional PCA, a linear SVM
     whose C is chosen by cross-validation on the training set; and retrieval of the
     validation images among the training ones (precision at 5)."""
     start = time.perf_counter()
-    model = build_model(args, splits.info, "minimum")
-    extractor = model.feature_extractor(args.feature_layer)
+    model = build_model(options, config, splits.info, "minimum")
+    extractor = model.feature_extractor(options.feature_layer)
     x_train, y_train = data.as_numpy(splits.train_eval)
     x_val, y_val = data.as_numpy(splits.val)
     f_train = analysis.extract_features(extractor, x_train)
     f_val = analysis.extract_features(extractor, x_val)
     # The SVM's C by (up to 5-fold) cross-validation on the training features, never val.
     folds = min(5, int(np.bincount(y_train).min()))
-    svm = analysis.shallow_classifier("svm", pca_components=args.pca, seed=args.seed)
+    svm = analysis.shallow_classifier("svm", pca_components=options.pca, seed=config.seed)
     if folds >= 2:
         svm = GridSearchCV(svm, {"svc__C": SVM_C_GRID}, cv=folds)
     svm.fit(f_train, y_train)
@@ -314,16 +356,18 @@ def format_table(rows):
 # --- the run ---------------------------------------------------------------------------
 
 
-def run(args, recipe="transfer"):
+def run(options, config, recipe="transfer"):
     """The whole run. Returns `(best_model, splits, metrics, run_dir)`."""
-    run_dir = training.start_run(recipe, args)
-    splits = load_data(args)
-    modes = MODES if args.mode == "all" else (args.mode,)
+    run_dir = training.start_run(recipe, config, options.as_dict())
+    splits = load_data(options, config)
+    modes = MODES if options.mode == "all" else (options.mode,)
     rows, histories, models = {}, {}, {}
     for mode in modes:
-        models[mode], histories[mode], rows[mode] = train_mode(args, splits, mode, run_dir)
-    if not args.no_svm:
-        rows["svm"] = features_svm(args, splits)
+        models[mode], histories[mode], rows[mode] = train_mode(
+            options, config, splits, mode, run_dir
+        )
+    if not options.no_svm:
+        rows["svm"] = features_svm(options, config, splits)
     best = max(modes, key=lambda mode: rows[mode]["evaluation_accuracy"])
     metrics = {
         "rows": rows,
@@ -332,9 +376,9 @@ def run(args, recipe="transfer"):
         "class_names": list(splits.info.class_names),
     }
     _write_histories(run_dir, histories)
-    name = args.export_name or f"transfer_{args.base}"
-    path = training.export_run(args, models[best], splits.info, metrics, name)
-    if path is not None and args.tflite:
+    name = f"transfer_{options.base}"
+    path = training.export_run(config, models[best], splits.info, metrics, name)
+    if path is not None and options.tflite:
         metrics["tflite"] = export_tflite(models[best], splits, path)
     training.write_json(run_dir / training.METRICS_FILE, metrics)
     return models[best], splits, metrics, run_dir
@@ -377,8 +421,8 @@ def _write_histories(run_dir, histories):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    _, _, metrics, run_dir = run(args)
+    options = parse(build_parser(), argv)
+    _, _, metrics, run_dir = run(options, training_config(options))
     print(format_table(metrics["rows"]))
     print(f"best: {metrics['best_mode']}  run folder: {run_dir}")
     if "export_path" in metrics:
@@ -386,5 +430,7 @@ def main(argv=None):
     return metrics
 
 
+cli = command(main)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

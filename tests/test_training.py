@@ -1,7 +1,9 @@
 """The recipe framework: options, run folders, callbacks, schedules, records."""
 
-import argparse
+import dataclasses
 import json
+import math
+import re
 
 import keras
 import pytest
@@ -9,12 +11,8 @@ import pytest
 from zoo import training
 
 
-def _args(*argv, **defaults):
-    parser = argparse.ArgumentParser()
-    training.add_training_args(
-        parser, **{"epochs": 20, "batch_size": 8, "learning_rate": 0.1, **defaults}
-    )
-    return parser.parse_args(list(argv))
+def _args(**changes):
+    return training.TrainConfig(**{"epochs": 20, "batch_size": 8, "learning_rate": 0.1, **changes})
 
 
 def test_default_run_folders_never_collide(in_tmp):
@@ -34,16 +32,61 @@ def test_a_folder_holding_a_run_is_not_reused_unless_resuming(tmp_path):
 
 
 def test_start_run_writes_the_resolved_config(tmp_path):
-    args = _args("--output-dir", str(tmp_path / "run"), "--epochs", "3")
-    run_dir = training.start_run("demo", args)
-    config = json.loads((run_dir / training.CONFIG_FILE).read_text())
-    assert config["recipe"] == "demo" and config["epochs"] == 3 and config["seed"] == 0
+    config = _args(output_dir=str(tmp_path / "run"), epochs=3)
+    run_dir = training.start_run("demo", config, {"dataset": "digits"})
+    record = json.loads((run_dir / training.CONFIG_FILE).read_text())
+    assert record["recipe"] == "demo" and record["dataset"] == "digits"
+    assert record["epochs"] == 3 and record["seed"] == 0 and record["batch_size"] == 8
 
 
-@pytest.mark.parametrize("bad", [["--epochs", "0"], ["--learning-rate", "-1"]])
-def test_bad_options_are_refused(bad):
-    with pytest.raises(SystemExit):
-        _args(*bad)
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be an int >= 1. Received: epochs=0"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an int"),
+        ({"learning_rate": -1}, ValueError, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": math.nan}, ValueError, "Received: learning_rate=nan"),
+        ({"optimizer": "adagrad"}, ValueError, "optimizer must be one of 'adam', 'sgd'"),
+        ({"lr_schedule": "linear"}, ValueError, "lr_schedule must be one of"),
+        ({"lr_gamma": 1.5}, ValueError, "lr_gamma must be a finite number > 0 and <= 1"),
+        ({"smoke": 1}, TypeError, "smoke must be True or False"),
+        ({"verbose": 3}, ValueError, "verbose must be an int >= 0 and <= 2"),
+        ({"export_dir": None}, TypeError, "export_dir must be a str or a pathlib.Path"),
+        ({"resume": True}, ValueError, "resume needs the output_dir"),
+    ],
+)
+def test_a_config_refuses_bad_values_naming_them(changes, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        _args(**changes)
+
+
+def test_variants_of_a_config_are_derived_with_replace_and_checked():
+    config = _args()
+    assert dataclasses.replace(config, learning_rate=1e-4).learning_rate == 1e-4
+    assert config.learning_rate == 0.1  # frozen: the original is unchanged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.learning_rate = 1.0
+    with pytest.raises(ValueError, match="batch_size"):
+        dataclasses.replace(config, batch_size=0)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        training.make_optimizer({"optimizer": "adam", "learning_rate": 0.1})
+
+
+def test_smoke_runs_one_epoch_and_verbosity_follows_the_terminal(monkeypatch):
+    assert _args(epochs=7).fit_epochs == 7 and _args(epochs=7, smoke=True).fit_epochs == 1
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.setattr("sys.stdout", Stream(False))
+    assert _args().fit_verbose == 2  # piped or logged: one line per epoch
+    assert _args(verbose=1).fit_verbose == 1  # asked for
+    monkeypatch.setattr("sys.stdout", Stream(True))
+    assert _args().fit_verbose == 1 and _args(verbose=0).fit_verbose == 0
 
 
 def _lrs(callback, epochs):
@@ -77,7 +120,7 @@ def test_plateau_none_and_unknown_schedules():
 
 def test_callbacks_preset(tmp_path):
     first, extra = keras.callbacks.Callback(), keras.callbacks.Callback()
-    args = _args("--tensorboard", "--patience", "7")
+    args = _args(tensorboard=True, patience=7)
     callbacks = training.make_callbacks(
         tmp_path, args, start_from_epoch=3, first=[first], extra=[extra]
     )
@@ -109,7 +152,7 @@ def test_callbacks_preset(tmp_path):
 
 
 def test_fit_writes_history_curves_and_metrics(tmp_path):
-    args = _args("--epochs", "3", "--patience", "5")
+    args = _args(epochs=3, patience=5)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(training.make_optimizer(args), "mse")
     x = keras.random.normal((32, 2), seed=0)

@@ -3,6 +3,9 @@
 zoo list [PATTERN] [--markdown]    registered models (glob PATTERN, e.g. "lenet*")
 zoo recipes                        recipes with a one-line description each
 zoo run RECIPE [ARGS...]           run a recipe, e.g. `zoo run quickstart`
+
+`zoo --help`, `zoo list` and `zoo recipes` start without importing TensorFlow. Errors are
+one line and exit with status 2; `--debug` (or `ZOO_DEBUG=1`) shows the traceback.
 """
 
 import argparse
@@ -14,17 +17,18 @@ import os
 import pkgutil
 import sys
 
+RECIPES_PACKAGE = "zoo.recipes"  # the repository's recipes/ folder, installed in zoo
+
 
 def recipe_names():
-    """The runnable recipes: modules of the `recipes` package, without private ones."""
-    import recipes
-
-    return sorted(m.name for m in pkgutil.iter_modules(recipes.__path__) if not m.name[0] == "_")
+    """The runnable recipes: modules of `zoo.recipes`, without private ones."""
+    package = importlib.import_module(RECIPES_PACKAGE)
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name[0] != "_")
 
 
 def recipe_summary(name):
     """First line of a recipe's docstring, read without importing it (fast)."""
-    spec = importlib.util.find_spec(f"recipes.{name}")
+    spec = importlib.util.find_spec(f"{RECIPES_PACKAGE}.{name}")
     with open(spec.origin) as f:
         doc = ast.get_docstring(ast.parse(f.read())) or ""
     return doc.splitlines()[0] if doc else ""
@@ -46,21 +50,28 @@ def model_table():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="zoo", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description=__doc__.splitlines()[0],
+        epilog="zoo run RECIPE --help shows a recipe's options and their defaults.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (or set ZOO_DEBUG=1)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="registered models")
     listing.add_argument("pattern", nargs="?", default="*", help='glob, e.g. "lenet*"')
     listing.add_argument("--markdown", action="store_true", help="the README's model table")
     commands.add_parser("recipes", help="recipes with a one-line description each")
-    run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]")
-    run.add_argument("recipe")
+    run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
+    run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
     return parser
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "recipes":
         names = recipe_names()
         width = max(map(len, names))
@@ -68,22 +79,24 @@ def main(argv=None):
             print(f"{name:<{width}}  {recipe_summary(name)}")
         return 0
     if args.command == "list":
+        from zoo.registry import list_models
+
+        names = list_models(args.pattern)
+        if not names:
+            parser.error(f"no model matches {args.pattern!r}. Models: {', '.join(list_models())}")
         if args.markdown:
+            if args.pattern != "*":
+                parser.error("--markdown lists every model; give no PATTERN with it")
             print(model_table())
             return 0
-        import zoo
-
-        for name in zoo.list_models(args.pattern):
-            print(name)
+        print("\n".join(names))
         return 0
-    if args.recipe not in recipe_names():
-        print(
-            f"zoo: unknown recipe. Received: {args.recipe!r}. Recipes: {', '.join(recipe_names())}",
-            file=sys.stderr,
-        )
-        return 2
-    importlib.import_module(f"recipes.{args.recipe}").main(args.args)
-    return 0
+    names = recipe_names()
+    if args.recipe not in names:
+        parser.error(f"unknown recipe {args.recipe!r}. Recipes: {', '.join(names)}")
+    recipe = importlib.import_module(f"{RECIPES_PACKAGE}.{args.recipe}")
+    recipe_argv = [*args.args, *(["--debug"] if args.debug else [])]
+    return recipe.cli(recipe_argv)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,37 @@ Example:
 
 import difflib
 import fnmatch
+import importlib
 
 _MODELS = {}
+
+# The models zoo ships and the module that registers each. Listing them needs no import
+# (so `zoo list` starts without TensorFlow); building one imports only its family.
+# tests/test_registry.py checks this table against what the modules register.
+BUILTIN_MODELS = {
+    **{
+        f"ae/{variant}": "zoo.models.autoencoders"
+        for variant in (
+            "contractive",
+            "conv",
+            "deep",
+            "denoising",
+            "dense",
+            "ksparse",
+            "sparse_kl",
+            "sparse_l1",
+            "tied",
+        )
+    },
+    "dbn": "zoo.models.rbm",
+    "gaussian_rbm": "zoo.models.rbm",
+    "rbm": "zoo.models.rbm",
+    "lenet5": "zoo.models.lenet",
+    "lenet5_modern": "zoo.models.lenet",
+    "transfer/inception_resnet_v2": "zoo.models.transfer",
+    "transfer/mobilenet": "zoo.models.transfer",
+    "transfer/mobilenet_v2": "zoo.models.transfer",
+}
 
 
 def register_model(fn=None, *, name=None):
@@ -25,7 +54,9 @@ def register_model(fn=None, *, name=None):
 
     def decorator(factory):
         key = name or factory.__name__
-        if key in _MODELS and _MODELS[key] is not factory:
+        builtin = BUILTIN_MODELS.get(key)
+        taken = builtin is not None and builtin != getattr(factory, "__module__", None)
+        if taken or (key in _MODELS and _MODELS[key] is not factory):
             raise ValueError(f"A model named {key!r} is already registered.")
         _MODELS[key] = factory
         return factory
@@ -35,13 +66,16 @@ def register_model(fn=None, *, name=None):
 
 def list_models(pattern="*"):
     """Returns the sorted names of the registered models matching a glob `pattern`."""
-    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+    names = {*_MODELS, *BUILTIN_MODELS}
+    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
 
 def get_model_factory(name):
     """Returns the registered factory called `name`; `ValueError` with the closest names if none."""
+    if name not in _MODELS and isinstance(name, str) and name in BUILTIN_MODELS:
+        importlib.import_module(BUILTIN_MODELS[name])  # registers the family's factories
     if name not in _MODELS:
-        close = difflib.get_close_matches(str(name), _MODELS, n=5, cutoff=0.4)
+        close = difflib.get_close_matches(str(name), list_models(), n=5, cutoff=0.4)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
             f"Unknown model name. Received: name={name!r}.{hint} "

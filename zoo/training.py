@@ -1,28 +1,34 @@
-"""What every recipe shares: options, seeding, run folders, callbacks, schedules, records.
+"""Training runs: an explicit configuration, seeding, run folders, callbacks, schedules,
+records and the export at the end.
 
-A recipe reads:
+Recipes (and users) describe a run with a `TrainConfig` and hand it to the helpers:
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_training_args(parser, epochs=30, batch_size=128, learning_rate=1e-3)
-    args = parser.parse_args(argv)
-    run_dir = start_run("lenet5", args)           # seeds, makes the folder, writes config.json
-    model.compile(optimizer=make_optimizer(args), ...)
-    model.fit(..., callbacks=make_callbacks(run_dir, args))
-    finish_run(run_dir, metrics)                   # metrics.json + learning_curves.png
+    config = TrainConfig(epochs=30, batch_size=128, learning_rate=1e-3, seed=0)
+    run_dir = start_run("lenet5", config)     # seeds, makes the folder, writes config.json
+    model.compile(optimizer=make_optimizer(config), ...)
+    model.fit(..., epochs=config.fit_epochs, verbose=config.fit_verbose,
+              callbacks=make_callbacks(run_dir, config))
+    export_run(config, model, info, metrics, "lenet5")
+    finish_run(run_dir, metrics)               # metrics.json + learning_curves.png
+
+A variant of a configuration is `dataclasses.replace(config, learning_rate=1e-4)`.
 
 Every run writes into its own folder (default `runs/<recipe>/<timestamp>/`): `config.json`,
 `history.csv`, `learning_curves.png`, `metrics.json`, `best.keras`. A folder that already
-holds a run is never reused unless `--resume` is given, which continues an interrupted run
+holds a run is never reused unless `resume=True`, which continues an interrupted run
 from its `backup/` (Keras' `BackupAndRestore`).
 """
 
-import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import pathlib
+import sys
 
 import keras
+
+from zoo import _checks
 
 LR_SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
@@ -34,53 +40,93 @@ CURVES_FILE = "learning_curves.png"
 CHECKPOINT_FILE = "best.keras"
 
 
-def add_training_args(
-    parser,
-    *,
-    epochs,
-    batch_size,
-    learning_rate,
-    optimizer="adam",
-    lr_schedule="cosine",
-    patience=10,
-    export_dir="saved_models",
-):
-    """Adds the options every training recipe has, with the recipe's own defaults."""
-    group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=_positive_int, default=epochs, help="maximum epochs")
-    group.add_argument("--batch-size", type=_positive_int, default=batch_size)
-    group.add_argument("--learning-rate", type=_positive_float, default=learning_rate)
-    group.add_argument("--optimizer", choices=OPTIMIZERS, default=optimizer)
-    group.add_argument(
-        "--lr-schedule",
-        choices=LR_SCHEDULES,
-        default=lr_schedule,
-        help="learning-rate decay over epochs",
-    )
-    group.add_argument(
-        "--lr-step", type=_positive_int, default=10, help="epochs between decays (step)"
-    )
-    group.add_argument(
-        "--lr-gamma",
-        type=_positive_float,
-        default=0.5,
-        help="decay factor: per step (step), per epoch (exponential), on plateau (plateau)",
-    )
-    group.add_argument(
-        "--patience", type=_positive_int, default=patience, help="early-stopping patience"
-    )
-    group.add_argument("--seed", type=int, default=0, help="seed of every random number")
-    group.add_argument("--smoke", action="store_true", help="a few batches, one epoch: seconds")
-    group.add_argument(
-        "--output-dir", default=None, help=f"run folder (default {RUNS_DIR}/<recipe>/<time>)"
-    )
-    group.add_argument(
-        "--resume", action="store_true", help="continue the interrupted run in --output-dir"
-    )
-    group.add_argument("--tensorboard", action="store_true", help="also log for TensorBoard")
-    group.add_argument("--export-dir", default=export_dir, help="SavedModel serving root")
-    group.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
-    return parser
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained, recorded and exported; checked when built.
+
+    Args:
+        epochs: Maximum epochs (early stopping may stop sooner). Defaults to 10.
+        batch_size: Examples per step. Defaults to 32.
+        learning_rate: Initial learning rate. Defaults to 0.001.
+        optimizer: One of `OPTIMIZERS`; SGD uses momentum 0.9. Defaults to "adam".
+        lr_schedule: Learning-rate decay over epochs, one of `LR_SCHEDULES`.
+            Defaults to "cosine".
+        lr_step: Epochs between decays of the "step" schedule. Defaults to 10.
+        lr_gamma: Decay factor per step ("step"), per epoch ("exponential") or on a
+            plateau ("plateau"), in (0, 1]. Defaults to 0.5.
+        patience: Early-stopping patience in epochs. Defaults to 10.
+        seed: Seed of Python's, NumPy's and the backend's random numbers. Defaults to 0.
+        smoke: One epoch on a few batches, to check that a run works. Defaults to False.
+        verbose: Keras' `fit` verbosity: 0 silent, 1 a progress bar, 2 one line per epoch;
+            None chooses 1 on a terminal and 2 when the output is piped or logged.
+            Defaults to None.
+        output_dir: The run folder; None makes `runs/<recipe>/<time>/`. Defaults to None.
+        resume: Continue the interrupted run in `output_dir`. Defaults to False.
+        tensorboard: Also log for TensorBoard. Defaults to False.
+        export: Export the model for serving at the end. Defaults to True.
+        export_dir: The SavedModel serving root. Defaults to "saved_models".
+        export_name: The export's name; None lets the recipe name it. Defaults to None.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    lr_schedule: str = "cosine"
+    lr_step: int = 10
+    lr_gamma: float = 0.5
+    patience: int = 10
+    seed: int = 0
+    smoke: bool = False
+    verbose: int | None = None
+    output_dir: str | None = None
+    resume: bool = False
+    tensorboard: bool = False
+    export: bool = True
+    export_dir: str = "saved_models"
+    export_name: str | None = None
+
+    def __post_init__(self):
+        _checks.check_int("epochs", self.epochs, low=1)
+        _checks.check_int("batch_size", self.batch_size, low=1)
+        _checks.check_float("learning_rate", self.learning_rate, low=0, low_open=True)
+        _checks.check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _checks.check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _checks.check_int("lr_step", self.lr_step, low=1)
+        _checks.check_float("lr_gamma", self.lr_gamma, low=0, high=1, low_open=True)
+        _checks.check_int("patience", self.patience, low=1)
+        _checks.check_int("seed", self.seed, low=0)
+        for flag in ("smoke", "resume", "tensorboard", "export"):
+            _checks.check_bool(flag, getattr(self, flag))
+        if self.verbose is not None:
+            _checks.check_int("verbose", self.verbose, low=0, high=2)
+        for path in ("output_dir", "export_dir", "export_name"):
+            value = getattr(self, path)
+            if (value is None and path != "export_dir") or isinstance(value, (str, pathlib.Path)):
+                continue
+            raise TypeError(f"{path} must be a str or a pathlib.Path. Received: {path}={value!r}")
+        if self.resume and self.output_dir is None:
+            raise ValueError(
+                "resume needs the output_dir of the run to continue. Received: resume=True, "
+                "output_dir=None"
+            )
+
+    @classmethod
+    def field_names(cls):
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @property
+    def fit_epochs(self):
+        """Epochs to pass to `fit`: one under `smoke`, `epochs` otherwise."""
+        return 1 if self.smoke else self.epochs
+
+    @property
+    def fit_verbose(self):
+        """`verbose`, or 1 on a terminal and 2 (one line per epoch) when piped."""
+        if self.verbose is not None:
+            return self.verbose
+        isatty = getattr(sys.stdout, "isatty", None)
+        return 1 if isatty is not None and isatty() else 2
 
 
 def set_seed(seed):
@@ -88,15 +134,18 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def start_run(recipe, args):
-    """Seeds, creates the run folder and writes the resolved config into it.
+def start_run(recipe, config, options=None):
+    """Seeds, creates the run folder and writes `config.json` into it: the recipe's name,
+    its `options` (a dict of everything it was given) and the `TrainConfig`.
 
     Returns:
         The run folder as a `pathlib.Path`.
     """
-    set_seed(args.seed)
-    run_dir = make_run_dir(recipe, args.output_dir, resume=getattr(args, "resume", False))
-    write_json(run_dir / CONFIG_FILE, {"recipe": recipe, **vars(args)})
+    _check_config(config)
+    set_seed(config.seed)
+    run_dir = make_run_dir(recipe, config.output_dir, resume=config.resume)
+    record = {"recipe": recipe, **(options or {}), **dataclasses.asdict(config)}
+    write_json(run_dir / CONFIG_FILE, record)
     return run_dir
 
 
@@ -120,12 +169,13 @@ def make_run_dir(recipe, output_dir=None, *, resume=False, base=RUNS_DIR):
     return run_dir
 
 
-def make_optimizer(args):
-    """The optimizer named by `args.optimizer` at `args.learning_rate`."""
-    kwargs = {"learning_rate": args.learning_rate}
-    if args.optimizer == "sgd":
+def make_optimizer(config):
+    """The optimizer named by `config.optimizer` at `config.learning_rate`."""
+    _check_config(config)
+    kwargs = {"learning_rate": config.learning_rate}
+    if config.optimizer == "sgd":
         kwargs["momentum"] = 0.9
-    return keras.optimizers.get({"class_name": args.optimizer, "config": kwargs})
+    return keras.optimizers.get({"class_name": config.optimizer, "config": kwargs})
 
 
 def lr_schedule_callback(
@@ -154,7 +204,7 @@ def lr_schedule_callback(
     return keras.callbacks.LearningRateScheduler(lambda epoch: float(by_epoch(epoch)))
 
 
-def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_epoch=0, first=()):
+def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_epoch=0, first=()):
     """The callbacks preset of every recipe, after `first` and before `extra`.
 
     `first` holds callbacks that add entries to the epoch's logs (monitors such as
@@ -164,8 +214,9 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_ep
     `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
     learning-rate decay,
     BackupAndRestore (resumable runs), ModelCheckpoint (best model as `best.keras`),
-    CSVLogger (`history.csv`), TerminateOnNaN, and TensorBoard if `args.tensorboard`.
+    CSVLogger (`history.csv`), TerminateOnNaN, and TensorBoard if `config.tensorboard`.
     """
+    _check_config(config)
     run_dir = pathlib.Path(run_dir)
     callbacks = [
         *first,
@@ -173,7 +224,7 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_ep
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.EarlyStopping(
             monitor=monitor,
-            patience=args.patience,
+            patience=config.patience,
             restore_best_weights=True,
             start_from_epoch=start_from_epoch,
         ),
@@ -182,34 +233,35 @@ def make_callbacks(run_dir, args, *, monitor="val_loss", extra=(), start_from_ep
         ),
     ]
     decay = lr_schedule_callback(
-        args.lr_schedule,
-        args.learning_rate,
-        args.epochs,
-        step=args.lr_step,
-        gamma=args.lr_gamma,
-        patience=max(1, args.patience // 3),
+        config.lr_schedule,
+        config.learning_rate,
+        config.epochs,
+        step=config.lr_step,
+        gamma=config.lr_gamma,
+        patience=max(1, config.patience // 3),
         monitor=monitor,
     )
     if decay is not None:
         callbacks.append(decay)
     # After the schedule, so that the learning rate it logs is in history.csv.
-    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=args.resume))
-    if args.tensorboard:
+    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=config.resume))
+    if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return [*callbacks, *extra]
 
 
-def export_run(args, model, info, metrics, name):
-    """Exports `model` for serving unless `args.no_export`; records `export_path` in
-    `metrics`. `args.export_name`, when set, replaces `name`. Returns the path or None."""
+def export_run(config, model, info, metrics, name):
+    """Exports `model` for serving unless `config.export` is False; records `export_path`
+    in `metrics`. `config.export_name`, when set, replaces `name`. Returns the path or None."""
     from zoo.export import export
 
-    if args.no_export:
+    _check_config(config)
+    if not config.export:
         return None
     path = export(
         model,
-        getattr(args, "export_name", None) or name,
-        base_dir=args.export_dir,
+        config.export_name or name,
+        base_dir=config.export_dir,
         info=info,
         metrics=metrics,
     )
@@ -242,15 +294,14 @@ def write_json(path, obj):
     pathlib.Path(path).write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int. Received: {text}")
-    return value
+def epochs_run(run_dir):
+    """How many epochs the run's `history.csv` records."""
+    return len(read_history(pathlib.Path(run_dir) / HISTORY_FILE).get("epoch", []))
 
 
-def _positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0. Received: {text}")
-    return value
+def _check_config(config):
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            "config must be a zoo.training.TrainConfig (recipes build it from their options). "
+            f"Received: config of type {type(config).__name__}"
+        )

@@ -1,0 +1,758 @@
+"""What the recipes share: the command line (parser, option groups, errors) and the steps
+that more than one recipe runs (LeNet-5 training, autoencoder training and evaluation,
+greedy RBM training). No recipe imports another; each imports what it shares from here.
+
+A recipe reads:
+
+    parser = make_parser("lenet5", __doc__)
+    add_data_args(parser, dataset="mnist")
+    add_training_args(parser, epochs=30, batch_size=128, learning_rate=1e-3)
+    parser.set_defaults(...)  # last: an option added later keeps its own default
+
+    def main(argv=None):
+        options = parse(parser, argv)          # read-only options
+        config = training_config(options)      # zoo.training.TrainConfig
+        ...
+
+    cli = command(main)                        # one-line errors, exit status 2
+    if __name__ == "__main__":
+        sys.exit(cli())
+"""
+
+import argparse
+import os
+import sys
+
+from zoo import _checks, data, training
+
+DEBUG_ENV = "ZOO_DEBUG"
+# Errors a user causes and can fix (bad options, missing or unreadable files): one line.
+USER_ERRORS = (ValueError, TypeError, OSError)
+SMOKE_EXAMPLES = 256  # examples per split under --smoke
+
+
+# --- the command line ------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default in `--help`."""
+
+
+class Options(argparse.Namespace):
+    """Parsed options, read-only once parsed: a recipe derives what it needs (such as a
+    `TrainConfig` with `dataclasses.replace`) instead of patching them."""
+
+    def _freeze(self):
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"options are read-only once parsed. Received: {name}={value!r}")
+        super().__setattr__(name, value)
+
+    def as_dict(self):
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+def make_parser(name, description):
+    """A recipe's parser: `zoo run NAME` as its program name, defaults shown in `--help`,
+    and `--debug`."""
+    parser = argparse.ArgumentParser(
+        prog=f"zoo run {name}", description=description, formatter_class=HelpFormatter
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_ENV}=1)"
+    )
+    return parser
+
+
+def parse(parser, argv=None):
+    """`parser.parse_args(argv)` as read-only `Options`."""
+    return parser.parse_args(argv, namespace=Options())._freeze()
+
+
+def debugging(argv=()):
+    """Whether tracebacks were asked for: `--debug` among `argv`, or `ZOO_DEBUG` set."""
+    return "--debug" in argv or os.environ.get(DEBUG_ENV, "").lower() not in ("", "0", "false")
+
+
+def command(main):
+    """The command-line entry of a recipe's `main(argv)`: returns its exit status.
+
+    Option errors are argparse's (status 2). A `ValueError`, `TypeError` or `OSError` from
+    the run (an unknown dataset, a missing file, a folder that holds a run) is printed as
+    one line, `zoo run NAME: error: ...`, with status 2, unless `--debug` or `ZOO_DEBUG=1`
+    asks for the traceback.
+    """
+    module = sys.modules[main.__module__]
+    name = getattr(module.__spec__, "name", None) or main.__module__  # "__main__" under -m
+    prog = f"zoo run {name.rsplit('.', 1)[-1]}"
+
+    def cli(argv=None):
+        argv = sys.argv[1:] if argv is None else list(argv)
+        try:
+            main(argv)
+        except USER_ERRORS as error:
+            if debugging(argv):
+                raise
+            message = " ".join(str(error).split()) or type(error).__name__
+            print(f"{prog}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+            return 2
+        return 0
+
+    return cli
+
+
+def _typed(convert, check, wanted, **bounds):
+    """An argparse `type` that converts the text and checks the value with `zoo._checks`."""
+
+    def parse_value(text):
+        try:
+            return check("value", convert(text), **bounds)
+        except (ValueError, TypeError):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+
+    parse_value.__name__ = wanted
+    return parse_value
+
+
+def int_type(low=None, high=None):
+    """Option type: an int in `[low, high]`, e.g. `--epochs`."""
+    return _typed(int, _checks.check_int, _checks.describe_int(low, high), low=low, high=high)
+
+
+def float_type(low=None, high=None, *, low_open=False, high_open=False):
+    """Option type: a finite number within the bounds, e.g. `--learning-rate`."""
+    bounds = {"low": low, "high": high, "low_open": low_open, "high_open": high_open}
+    wanted = _checks.describe_float(**bounds)
+    return _typed(float, _checks.check_float, wanted, **bounds)
+
+
+positive_int = int_type(low=1)
+non_negative_int = int_type(low=0)
+positive_float = float_type(low=0, low_open=True)
+non_negative_float = float_type(low=0)
+fraction = float_type(low=0, high=1, high_open=True)  # rates such as dropout: [0, 1)
+
+
+def dataset_type(option="--dataset"):
+    """Option type: a dataset `zoo.data.load` knows; the error lists them."""
+
+    def dataset(text):
+        try:
+            return data.check_dataset(text, arg=option)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return dataset
+
+
+# --- option groups ---------------------------------------------------------------------
+
+
+def add_data_args(parser, *, dataset="mnist", validation_percent=10):
+    """`--dataset`, `--data-dir` and `--validation-percent`."""
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset",
+        type=dataset_type(),
+        default=dataset,
+        help="digits (bundled), mnist, fashion_mnist, or another tfds image dataset",
+    )
+    group.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder with the dataset's original files (else ${data.DATA_DIR_ENV}/<dataset>)",
+    )
+    group.add_argument(
+        "--validation-percent",
+        type=int_type(1, 99),
+        default=validation_percent,
+        help="percent of the training split held out for validation",
+    )
+    return group
+
+
+def add_training_args(
+    parser,
+    *,
+    epochs,
+    batch_size,
+    learning_rate,
+    optimizer="adam",
+    lr_schedule="cosine",
+    patience=10,
+    export_dir="saved_models",
+    export_name="the model's name",
+):
+    """The options every training recipe has, with the recipe's own defaults; the
+    recipe turns them into a `zoo.training.TrainConfig` with `training_config`.
+    `export_name` describes the default export name in `--help`."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=positive_int, default=epochs, help="maximum epochs")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="batch size")
+    group.add_argument(
+        "--learning-rate", type=positive_float, default=learning_rate, help="learning rate"
+    )
+    group.add_argument(
+        "--optimizer", choices=training.OPTIMIZERS, default=optimizer, help="optimizer"
+    )
+    group.add_argument(
+        "--lr-schedule",
+        choices=training.LR_SCHEDULES,
+        default=lr_schedule,
+        help="learning-rate decay over epochs",
+    )
+    group.add_argument(
+        "--lr-step", type=positive_int, default=10, help="epochs between decays (step)"
+    )
+    group.add_argument(
+        "--lr-gamma",
+        type=float_type(0, 1, low_open=True),
+        default=0.5,
+        help="decay factor: per step (step), per epoch (exponential), on plateau (plateau)",
+    )
+    group.add_argument(
+        "--patience", type=positive_int, default=patience, help="early-stopping patience"
+    )
+    group.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of every random number"
+    )
+    group.add_argument("--smoke", action="store_true", help="a few batches, one epoch: seconds")
+    group.add_argument(
+        "--verbose",
+        type=int_type(0, 2),
+        default=None,
+        help="Keras' fit verbosity: 1 progress bar, 2 one line per epoch (default: 1 on a "
+        "terminal, 2 when the output is piped or logged)",
+    )
+    group.add_argument(
+        "--output-dir",
+        default=None,
+        help=f"run folder (default {training.RUNS_DIR}/<recipe>/<time>)",
+    )
+    group.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --output-dir"
+    )
+    group.add_argument("--tensorboard", action="store_true", help="also log for TensorBoard")
+    group.add_argument("--export-dir", default=export_dir, help="SavedModel serving root")
+    group.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    group.add_argument("--export-name", default=None, help=f"export name (default: {export_name})")
+    return group
+
+
+def add_probe_arg(group, *, allow_off=True):
+    """`--probe-examples`: training examples for the linear probe of the features."""
+    group.add_argument(
+        "--probe-examples",
+        type=int_type(low=-1 if allow_off else 0),
+        default=10000,
+        help="training examples for the linear probe of the features (0: all"
+        + ("; -1: no probe)" if allow_off else ")"),
+    )
+
+
+def training_config(options, **changes):
+    """The `zoo.training.TrainConfig` of parsed options (fields the options lack keep the
+    config's defaults), with `changes` on top."""
+    values = {
+        field: getattr(options, field)
+        for field in training.TrainConfig.field_names()
+        if hasattr(options, field)
+    }
+    if hasattr(options, "no_export"):
+        values["export"] = not options.no_export
+    return training.TrainConfig(**{**values, **changes})
+
+
+def smoke_limit(config):
+    """Examples per split: a few batches under --smoke, all otherwise."""
+    return SMOKE_EXAMPLES if config.smoke else None
+
+
+# --- LeNet-5 runs (the lenet5 recipe and the quickstart) -------------------------------
+
+
+def add_lenet5_args(parser):
+    """LeNet-5's model, input and augmentation options."""
+    import zoo
+    from zoo.models.lenet import HEADS
+
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model", choices=zoo.list_models("lenet5*"), default="lenet5", help="which LeNet-5"
+    )
+    group.add_argument(
+        "--image-size", type=int_type(1, 32), default=28, help="resize images to this"
+    )
+    group.add_argument(
+        "--normalize",
+        choices=("minmax", "zscore"),
+        default="zscore",
+        help="input scaling (zscore: zero mean, unit variance, as in the paper)",
+    )
+    group.add_argument("--head", choices=HEADS, default="softmax", help="lenet5's output layer")
+    group.add_argument("--batch-norm", action="store_true", help="lenet5_modern only")
+    group.add_argument("--dropout", type=fraction, default=0.0, help="lenet5_modern only")
+    group.add_argument("--augment", action="store_true", help="random shift/rotation/zoom")
+    group.add_argument(
+        "--shift", type=float_type(0, 1), default=0.1, help="augmentation: max shift (fraction)"
+    )
+    group.add_argument(
+        "--rotation", type=float_type(0, 180), default=10.0, help="augmentation: degrees"
+    )
+    group.add_argument("--zoom", type=float_type(0, 1), default=0.1, help="augmentation: max zoom")
+    return group
+
+
+def lenet5_data(options, config):
+    """Train, validation and test pipelines (training ones augmented) and the info."""
+    import keras
+
+    train, val, test, info = data.load_splits(
+        options.dataset,
+        options.validation_percent,
+        batch_size=config.batch_size,
+        normalize=options.normalize,
+        image_size=options.image_size,
+        manual_dir=options.data_dir,
+        seed=config.seed,
+        limit=smoke_limit(config),
+    )
+    if options.augment:  # random shifts, rotations and zooms on the normalised background
+        fill = {"fill_mode": "constant", "fill_value": -info.offset / info.scale}
+        augment = keras.Sequential(
+            [
+                keras.layers.RandomTranslation(
+                    options.shift, options.shift, seed=config.seed, **fill
+                ),
+                keras.layers.RandomRotation(options.rotation / 360.0, seed=config.seed, **fill),
+                keras.layers.RandomZoom(options.zoom, options.zoom, seed=config.seed, **fill),
+            ],
+            name="augmentation",
+        )
+        train = train.map(lambda x, y: (augment(x, training=True), y))
+    return train, val, test, info
+
+
+def lenet5_model(options, config, info):
+    """The LeNet-5 the options ask for, compiled for sparse labels."""
+    import zoo
+
+    kwargs = {"input_shape": info.input_shape, "classes": info.num_classes}
+    if options.model == "lenet5":
+        if options.batch_norm or options.dropout:
+            raise ValueError(
+                "--batch-norm and --dropout apply to --model lenet5_modern only. Received: "
+                f"--model lenet5 --batch-norm={options.batch_norm} --dropout={options.dropout}"
+            )
+        kwargs["head"] = options.head
+    else:
+        if options.head != "softmax":
+            raise ValueError(
+                f"--head applies to --model lenet5 only. Received: --model {options.model} "
+                f"--head {options.head}"
+            )
+        kwargs.update(batch_norm=options.batch_norm, dropout=options.dropout)
+    model = zoo.create_model(options.model, **kwargs)
+    model.compile(
+        optimizer=training.make_optimizer(config),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_lenet5(recipe, options, config):
+    """The whole LeNet-5 run. Returns `(model, info, metrics, run_dir, export_path)`."""
+    run_dir = training.start_run(recipe, config, options.as_dict())
+    train, val, test, info = lenet5_data(options, config)
+    model = lenet5_model(options, config, info)
+    model.fit(
+        train,
+        validation_data=val,
+        epochs=config.fit_epochs,
+        shuffle=False,  # the pipeline reshuffles every epoch
+        callbacks=training.make_callbacks(run_dir, config),
+        verbose=config.fit_verbose,
+    )
+    test_loss, test_accuracy = model.evaluate(test, verbose=0)
+    metrics = {
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "test_error_percent": 100.0 * (1.0 - test_accuracy),
+        "epochs": training.epochs_run(run_dir),
+    }
+    export_path = training.export_run(config, model, info, metrics, options.model)
+    training.finish_run(run_dir, metrics)
+    return model, info, metrics, run_dir, export_path
+
+
+# --- autoencoder runs (autoencoder, anomaly, ae_vs_pca) -------------------------------
+
+AE_LOSSES = {"mse": "mse", "bce": "binary_crossentropy"}
+# option -> factory argument; options left at None keep the variant's own default
+AE_MODEL_OPTIONS = {
+    "code_size": "code_size",
+    "hidden": "hidden",
+    "filters": "filters",
+    "activation": "activation",
+    "code_activation": "code_activation",
+    "output_activation": "output_activation",
+    "noise": "noise",
+    "noise_level": "noise_level",
+    "dropout": "dropout",
+    "l1": "l1",
+    "kl_target": "target",
+    "kl_weight": "sparsity_weight",
+    "k": "k",
+    "alpha": "alpha",
+    "contraction": "contraction",
+    "tied": "tied",
+}
+
+
+def add_autoencoder_args(parser):
+    """The `ae/*` variant and its options (unset ones keep the variant's default), the
+    loss, greedy pretraining and the linear probe."""
+    import zoo
+    from zoo.models.autoencoders import NOISES
+
+    variants = [name.removeprefix("ae/") for name in zoo.list_models("ae/*")]
+    model = parser.add_argument_group("model (unset options keep the variant's default)")
+    model.add_argument("--variant", choices=variants, default="dense", help="ae/<variant>")
+    model.add_argument("--code-size", type=positive_int, help="code units")
+    model.add_argument(
+        "--hidden", type=positive_int, nargs="*", help="dense hidden layers (dense, deep, tied)"
+    )
+    model.add_argument("--filters", type=positive_int, nargs="+", help="conv blocks (conv)")
+    model.add_argument("--activation", help="hidden-layer activation")
+    model.add_argument("--code-activation", help="code-layer activation")
+    model.add_argument("--output-activation", help="reconstruction activation")
+    model.add_argument("--noise", choices=NOISES, help="input corruption (denoising)")
+    model.add_argument(
+        "--noise-level", type=non_negative_float, help="probability, or Gaussian stddev"
+    )
+    model.add_argument("--dropout", type=fraction, help="dropout before the code")
+    model.add_argument("--l1", type=non_negative_float, help="L1 weight on the code (sparse_l1)")
+    model.add_argument(
+        "--kl-target",
+        type=float_type(0, 1, low_open=True, high_open=True),
+        help="target activation rho (sparse_kl)",
+    )
+    model.add_argument(
+        "--kl-weight", type=non_negative_float, help="KL penalty weight beta (sparse_kl)"
+    )
+    model.add_argument("--k", type=positive_int, help="units kept in training (ksparse)")
+    model.add_argument(
+        "--alpha", type=float_type(1), help="inference keeps alpha*k units (ksparse)"
+    )
+    model.add_argument("--k-start", type=positive_int, help="start from this k, lower it to --k")
+    model.add_argument(
+        "--contraction", type=non_negative_float, help="Jacobian penalty (contractive)"
+    )
+    model.add_argument(
+        "--tied", action=argparse.BooleanOptionalAction, help="tie decoder to encoder weights"
+    )
+    model.add_argument(
+        "--loss",
+        choices=sorted(AE_LOSSES),
+        default=None,
+        help="reconstruction loss (default: bce for a sigmoid reconstruction, mse otherwise)",
+    )
+    model.add_argument(
+        "--greedy-epochs",
+        type=non_negative_int,
+        default=0,
+        help="greedy layer-wise pretraining epochs per layer",
+    )
+    add_probe_arg(parser.add_argument_group("evaluation"))
+    return model
+
+
+def as_pairs(dataset):
+    """An `(x, y)` pipeline as `(x, x)`: the autoencoder's target is its input."""
+    return dataset.map(lambda x, _: (x, x))
+
+
+def autoencoder_model(options, config, info):
+    """The `ae/<variant>` the options ask for (uncompiled)."""
+    import zoo
+
+    kwargs = {
+        arg: getattr(options, option)
+        for option, arg in AE_MODEL_OPTIONS.items()
+        if getattr(options, option) is not None
+    }
+    if "hidden" in kwargs:
+        kwargs["hidden"] = tuple(kwargs["hidden"])
+    if "filters" in kwargs:
+        kwargs["filters"] = tuple(kwargs["filters"])
+    try:
+        return zoo.create_model(
+            f"ae/{options.variant}", input_shape=info.input_shape, seed=config.seed, **kwargs
+        )
+    except TypeError as error:  # an option the variant has no use for
+        raise ValueError(
+            f"an option does not apply to --variant {options.variant}: {error}"
+        ) from None
+
+
+def reconstruction_loss(model, options):
+    """`--loss`, or the loss that suits the model's output: bce for sigmoid, mse otherwise."""
+    last = [layer for layer in model.decoder.layers if hasattr(layer, "activation")][-1]
+    activation = last.activation.__name__
+    if options.loss is None:
+        return AE_LOSSES["bce" if activation == "sigmoid" else "mse"]
+    if options.loss == "bce" and activation != "sigmoid":
+        raise ValueError(
+            "--loss bce needs outputs in [0, 1] (a sigmoid reconstruction); this model's is "
+            f"{activation!r}. Received: --loss {options.loss}"
+        )
+    return AE_LOSSES[options.loss]
+
+
+def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
+    """Greedy pretraining (when asked) then end-to-end training with the preset callbacks."""
+    from zoo.layers import KSparseSchedule
+    from zoo.models import greedy_pretrain
+
+    loss = reconstruction_loss(model, options)
+    if options.greedy_epochs:
+        x_train, _ = data.as_numpy(train_ds)
+        greedy_pretrain(
+            model,
+            x_train,
+            epochs=options.greedy_epochs,
+            batch_size=config.batch_size,
+            optimizer=lambda: training.make_optimizer(config),
+            loss=loss,
+        )
+    model.compile(optimizer=training.make_optimizer(config), loss=loss)
+    extra, ramp = [], 0
+    if options.k_start:  # Makhzani & Frey: lower k over the first half of training
+        ramp = max(1, config.epochs // 2)
+        extra.append(KSparseSchedule(options.k_start, ramp_epochs=ramp))
+    model.fit(
+        as_pairs(train_ds),
+        validation_data=as_pairs(val_ds),
+        epochs=config.fit_epochs,
+        shuffle=False,  # the pipeline reshuffles every epoch
+        callbacks=training.make_callbacks(run_dir, config, extra=extra, start_from_epoch=ramp),
+        verbose=config.fit_verbose,
+    )
+
+
+def evaluate_autoencoder(options, model, train_ds, test_ds):
+    """Reconstruction error, code sparsity and linear-probe accuracy; arrays for figures."""
+    from zoo import analysis
+
+    x_test, y_test = data.as_numpy(test_ds)
+    errors = analysis.reconstruction_errors(model, x_test)
+    codes = analysis.encode(model.encoder, x_test)
+    metrics = {
+        "test_reconstruction_mse": float(errors.mean()),
+        "test_loss": float(model.evaluate(as_pairs(test_ds), verbose=0)),
+        "code_size": int(codes.shape[1]),
+        "code_zero_fraction": analysis.sparsity(codes),
+    }
+    if options.probe_examples >= 0:
+        x_train, y_train = data.as_numpy(train_ds)
+        if options.probe_examples:
+            x_train, y_train = x_train[: options.probe_examples], y_train[: options.probe_examples]
+        probe = analysis.linear_probe(model.encoder, x_train, y_train, x_test, y_test)
+        metrics.update(
+            probe_accuracy=probe["accuracy"],
+            probe_error_percent=probe["error_percent"],
+            probe_train_examples=len(x_train),
+        )
+    return metrics, {"x_test": x_test, "y_test": y_test, "codes": codes, "errors": errors}
+
+
+def autoencoder_figures(model, info, arrays, run_dir, n=10):
+    """Reconstructions, the latent space, first-layer filters (dense) and the codes."""
+    import keras
+    import numpy as np
+
+    from zoo import plots
+
+    x = arrays["x_test"][:n]
+    rows = {"input": x}
+    if model.corruption is not None:
+        rows["corrupted"] = np.asarray(model.corruption(x, training=True))
+    rows["reconstructed"] = model.predict(x, verbose=0)
+    plots.plot_image_rows(rows, run_dir / "reconstructions.png", n=min(n, len(x)))
+    plots.plot_latent(arrays["codes"], arrays["y_test"], run_dir / "latent.png", info.class_names)
+    first = f"{model.name}_enc1"
+    if any(layer.name == first for layer in model.encoder.layers):  # dense variants
+        kernel = keras.ops.convert_to_numpy(model.encoder.get_layer(first).kernel)
+        plots.plot_filters(kernel, info.input_shape, run_dir / "filters.png")
+    plots.plot_histogram(arrays["codes"], run_dir / "code_histogram.png", xlabel="code activation")
+
+
+def run_autoencoder(recipe, options, config):
+    """Data, model, training, evaluation and figures. Returns `(model, info, metrics,
+    arrays, run_dir)`; `arrays` holds the test images, labels, codes and errors, and the
+    `(train, validation, test)` pipelines under "splits"."""
+    run_dir = training.start_run(recipe, config, options.as_dict())
+    train_ds, val_ds, test_ds, info = data.load_splits(
+        options.dataset,
+        options.validation_percent,
+        batch_size=config.batch_size,
+        normalize="minmax",
+        manual_dir=options.data_dir,
+        seed=config.seed,
+        limit=smoke_limit(config),
+    )
+    model = autoencoder_model(options, config, info)
+    train_autoencoder(options, config, model, run_dir, train_ds, val_ds)
+    metrics, arrays = evaluate_autoencoder(options, model, train_ds, test_ds)
+    metrics["epochs"] = training.epochs_run(run_dir)
+    autoencoder_figures(model, info, arrays, run_dir)
+    arrays["splits"] = (train_ds, val_ds, test_ds)
+    return model, info, metrics, arrays, run_dir
+
+
+# --- RBM runs (rbm, dbn) ---------------------------------------------------------------
+
+
+def add_rbm_data_args(parser, *, dataset="digits"):
+    """The data options of the RBM recipes: `add_data_args` plus `--binarize`."""
+    group = add_data_args(parser, dataset=dataset)
+    group.add_argument(
+        "--binarize", action="store_true", help="threshold pixels at 0.5 (binarised MNIST)"
+    )
+    return group
+
+
+def add_cd_args(parser):
+    """Contrastive-divergence options of the RBM and DBN recipes."""
+    from zoo._checks import MAX_GIBBS_STEPS
+
+    group = parser.add_argument_group("contrastive divergence")
+    group.add_argument(
+        "--k", type=int_type(1, MAX_GIBBS_STEPS), default=1, help="Gibbs steps per update (CD-k)"
+    )
+    group.add_argument(
+        "--persistent-chains",
+        type=non_negative_int,
+        default=0,
+        help="persistent CD with this many chains (0: CD-k)",
+    )
+    group.add_argument(
+        "--mean-field-visible",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="CD-k reconstructs visible probabilities instead of samples (Hinton's code)",
+    )
+    group.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=2e-4,
+        help="L2 weight cost on W (the guide's)",
+    )
+    group.add_argument("--momentum", type=fraction, default=0.5, help="initial SGD momentum")
+    group.add_argument(
+        "--final-momentum", type=fraction, default=0.9, help="SGD momentum from --momentum-switch"
+    )
+    group.add_argument(
+        "--momentum-switch",
+        type=non_negative_int,
+        default=5,
+        help="first epoch of the final momentum",
+    )
+    return group
+
+
+def rbm_data(options, config):
+    """Train, validation and test images in [0, 1] (binarised with `--binarize`) and
+    labels, as numpy arrays, with the dataset info."""
+    *pipelines, info = data.load_splits(
+        options.dataset,
+        options.validation_percent,
+        batch_size=256,
+        normalize="minmax",
+        manual_dir=options.data_dir,
+        seed=config.seed,
+        limit=smoke_limit(config),
+    )
+    arrays = [data.as_numpy(ds) for ds in pipelines]
+    if options.binarize:
+        arrays = [((x > 0.5).astype("float32"), y) for x, y in arrays]
+    return arrays, info
+
+
+def weight_decay(options):
+    """The guide's weight cost c (gradient c W) as Keras' L2 penalty (c / 2) ||W||^2."""
+    import keras
+
+    return keras.regularizers.L2(options.weight_decay / 2) if options.weight_decay > 0 else None
+
+
+def _rbm_optimizer_and_schedule(options, config):
+    """SGD at the initial momentum plus the momentum schedule, or another optimizer."""
+    import keras
+
+    from zoo.callbacks import MomentumSchedule
+
+    if config.optimizer != "sgd":
+        return training.make_optimizer(config), []
+    optimizer = keras.optimizers.SGD(config.learning_rate, momentum=options.momentum)
+    if options.momentum > 0 and options.final_momentum != options.momentum:
+        return optimizer, [MomentumSchedule(options.final_momentum, options.momentum_switch)]
+    return optimizer, []
+
+
+def _rbm_callbacks(options, config, history_file):
+    """Early stopping on the validation reconstruction error, LR decay, the CSV log."""
+    import keras
+
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(
+            monitor="val_reconstruction_error",
+            mode="min",
+            patience=config.patience,
+            restore_best_weights=True,
+            # the error jumps when the momentum rises; judge from then on
+            start_from_epoch=options.momentum_switch if config.optimizer == "sgd" else 0,
+        ),
+    ]
+    decay = training.lr_schedule_callback(
+        config.lr_schedule,
+        config.learning_rate,
+        config.epochs,
+        step=config.lr_step,
+        gamma=config.lr_gamma,
+        monitor="val_reconstruction_error",
+    )
+    if decay is not None:
+        callbacks.append(decay)
+    return [*callbacks, keras.callbacks.CSVLogger(str(history_file))]
+
+
+def train_rbms(options, config, stack, run_dir, x_train, x_val):
+    """Greedy training of every RBM of `stack` for `config.epochs` with the configured
+    optimizer, the momentum schedule and the callbacks; RBM i logs to `history.csv`
+    (one RBM) or `pretrain_rbm<i>.csv`."""
+    from zoo.models.rbm import pretrain
+
+    def optimizer():
+        return _rbm_optimizer_and_schedule(options, config)[0]
+
+    def callbacks(i):
+        name = training.HISTORY_FILE if len(stack.rbms) == 1 else f"pretrain_rbm{i}.csv"
+        schedule = _rbm_optimizer_and_schedule(options, config)[1]
+        return [*schedule, *_rbm_callbacks(options, config, run_dir / name)]
+
+    return pretrain(
+        stack,
+        x_train,
+        epochs=config.fit_epochs,
+        batch_size=config.batch_size,
+        optimizer=optimizer,
+        validation_data=x_val,
+        callbacks=callbacks,
+        verbose=config.fit_verbose,
+    )
