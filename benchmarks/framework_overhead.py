@@ -1,7 +1,7 @@
 """Framework overhead: LeNet-5 epochs through zoo's recipe framework vs plain Keras.
 
-Both arms train the same model (`recipes.lenet5.build_model`) on the same `tf.data`
-pipeline (`recipes.lenet5.load_data`: MNIST, 90% train / 10% validation), with the same
+Both arms train the same model (`recipes._common.lenet5_model`) on the same `tf.data`
+pipeline (`recipes._common.lenet5_data`: MNIST, 90% train / 10% validation), with the same
 optimizer. The plain arm is `model.fit(train, validation_data=val)`; the zoo arm adds the
 recipe framework: the callbacks preset (TerminateOnNaN, BackupAndRestore, EarlyStopping,
 ModelCheckpoint, CSVLogger, the LR schedule) writing into a run folder.
@@ -30,20 +30,18 @@ def main(argv=None):
     parser.add_argument("--pairs", type=int, default=12, help="timed epoch pairs")
     args = parser.parse_args(argv)
     use_local_data()
-    from recipes import lenet5
+    from recipes import _common, lenet5
     from zoo import training
 
     # --resume lets the zoo arm's CSVLogger append across the per-epoch fit calls.
-    recipe_args = lenet5.build_parser().parse_args(
-        ["--dataset", "mnist", "--epochs", str(args.pairs + 1), "--patience", "100", "--resume"]
-    )
-    train, val, _, info = lenet5.load_data(recipe_args)
+    scratch = tempfile.mkdtemp(prefix="zoo-overhead-")
+    argv = ["--dataset", "mnist", "--epochs", str(args.pairs + 1), "--patience", "100"]
+    options = _common.parse(lenet5.build_parser(), [*argv, "--resume", "--output-dir", scratch])
+    config = _common.training_config(options)
+    train, val, _, info = _common.lenet5_data(options, config)
     training.set_seed(0)
-    models = {arm: lenet5.build_model(recipe_args, info) for arm in ("plain", "zoo")}
-    callbacks = {
-        "plain": [],
-        "zoo": training.make_callbacks(tempfile.mkdtemp(prefix="zoo-overhead-"), recipe_args),
-    }
+    models = {arm: _common.lenet5_model(options, config, info) for arm in ("plain", "zoo")}
+    callbacks = {"plain": [], "zoo": training.make_callbacks(scratch, config)}
 
     def epoch(arm, i):
         start = time.perf_counter()
