@@ -1,12 +1,12 @@
-"""Transfer learning three ways, as in seed 001's cacao-pod study, plus features + SVM.
+"""Transfer learning three ways (total, partial, minimum training), plus features + SVM.
 
-Trains a classifier on a pretrained keras.applications base in each of the study's modes:
+Trains a classifier on a pretrained keras.applications base in each of three modes:
 total (every layer trains from the pretrained start), partial (the last reduction block
 and the head train) and minimum (only the head trains), each with early stopping on the
-validation loss, and a linear SVM on the frozen base's features beside them. It prints the
-study's table (epochs, training accuracy, evaluation accuracy per mode), draws every
-mode's learning curves in one figure, and exports the best mode for serving (SavedModel,
-optionally TensorFlow Lite).
+validation loss, and a linear SVM on the frozen base's features beside them (Razavian et
+al. 2014). It prints a table (epochs, training accuracy, evaluation accuracy per mode),
+draws every mode's learning curves in one figure, and exports the best mode for serving
+(SavedModel, optionally TensorFlow Lite).
 
 The image folder holds `train/` and `val/` (or `validation/`) subfolders with one folder
 per class inside, like PyTorch's ants/bees set; a folder of class folders alone is split
@@ -302,7 +302,7 @@ def train_mode(options, config, splits, mode, run_dir):
 
 
 def features_svm(options, config, splits):
-    """Seed 001's feature extraction: frozen-base features, optional PCA, a linear SVM
+    """Feature extraction (Razavian et al. 2014): frozen-base features, optional PCA, a linear SVM
     whose C is chosen by cross-validation on the training set; and retrieval of the
     validation images among the training ones (precision at 5)."""
     start = time.perf_counter()
@@ -331,7 +331,7 @@ def features_svm(options, config, splits):
 
 
 def format_table(rows):
-    """The seed's table (Markdown): a column per mode, rows epochs / training / evaluation."""
+    """The comparison table (Markdown): a column per mode, rows epochs / training / evaluation."""
     columns = [key for key in TABLE_COLUMNS if key in rows]
     lines = [
         "| | " + " | ".join(TABLE_COLUMNS[key] for key in columns) + " |",

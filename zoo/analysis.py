@@ -1,8 +1,9 @@
 """What to measure on learned representations, and shallow models on top of them.
 
-Autoencoders: PCA baseline, anomaly scores, linear probe. Transfer learning (seed 001):
-features from a frozen network, optional PCA, a scikit-learn classifier (SVM, logistic
-regression, k-NN), nearest-neighbour image retrieval, and test-time augmentation.
+Autoencoders: PCA baseline, anomaly scores, linear probe. Transfer learning: features
+from a frozen network, optional PCA, a scikit-learn classifier (SVM, logistic regression,
+k-NN), as in Razavian et al. 2014 ("CNN features off-the-shelf"), nearest-neighbour image
+retrieval, and test-time augmentation (Krizhevsky et al. 2012).
 scikit-learn does the classical parts; this module only feeds it features.
 
     errors = reconstruction_errors(model, x_test)
@@ -132,7 +133,7 @@ def shallow_classifier(kind="svm", *, pca_components=None, seed=0, **params):
             (`LogisticRegression`) or "knn" (`KNeighborsClassifier`, 5 neighbours unless
             `n_neighbors=` is given).
         pca_components: Optional int (or fraction of variance in (0, 1)) for a PCA after
-            standardising (seed 001: reduce the dimension before the shallow model).
+            standardising (Razavian et al. 2014 reduce the dimension before the SVM).
         seed: Random state of PCA and the classifier.
         **params: Passed to the classifier.
 
@@ -183,8 +184,8 @@ def retrieval_precision(indices, index_labels, query_labels):
 def predict_tta(model, images, augmentation=None, m=8, batch_size=32):
     """Test-time augmentation: the mean of the model's predictions over `m` augmented copies.
 
-    Seed 001's tip: for each test example, make `m` augmented versions, predict each and
-    average the predictions.
+    For each test example, make `m` augmented versions, predict each and average the
+    predictions (as Krizhevsky et al. 2012 average over crops and flips).
 
     Args:
         model: A classifier taking `images`.
