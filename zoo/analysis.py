@@ -21,6 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from zoo._checks import check_choice, check_float, check_int
+
 SHALLOW_CLASSIFIERS = ("svm", "logistic", "knn")
 
 
@@ -38,8 +40,7 @@ def pca_baseline(x_train, x_test, n_components, seed=0):
         dict with `reconstruction` (shaped like `x_test`), `errors` (per example), `mse`,
         `explained_variance` (fraction) and the fitted `pca`.
     """
-    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-        raise ValueError(f"n_components must be an int >= 1. Received: {n_components!r}")
+    check_int("n_components", n_components, low=1)
     x_test = np.asarray(x_test, dtype="float32")
     flat_train = np.asarray(x_train, dtype="float32").reshape(len(x_train), -1)
     flat_test = x_test.reshape(len(x_test), -1)
@@ -57,8 +58,7 @@ def pca_baseline(x_train, x_test, n_components, seed=0):
 
 def fit_threshold(train_errors, quantile=0.99):
     """The anomaly threshold: the `quantile` of the training data's reconstruction errors."""
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must be in (0, 1). Received: quantile={quantile}")
+    check_float("quantile", quantile, low=0, high=1, low_open=True, high_open=True)
     return float(np.quantile(np.asarray(train_errors), quantile))
 
 
@@ -140,14 +140,13 @@ def shallow_classifier(kind="svm", *, pca_components=None, seed=0, **params):
     Returns:
         An unfitted `sklearn.pipeline.Pipeline`.
     """
+    check_choice("kind", kind, SHALLOW_CLASSIFIERS)
     if kind == "svm":
         classifier = SVC(**{"kernel": "linear", "random_state": seed, **params})
     elif kind == "logistic":
         classifier = LogisticRegression(**{"max_iter": 2000, "random_state": seed, **params})
-    elif kind == "knn":
-        classifier = KNeighborsClassifier(**params)
     else:
-        raise ValueError(f"kind must be one of {SHALLOW_CLASSIFIERS}. Received: kind={kind!r}")
+        classifier = KNeighborsClassifier(**params)
     steps = [StandardScaler()]
     if pca_components is not None:
         steps.append(PCA(n_components=pca_components, random_state=seed))
@@ -165,11 +164,7 @@ def nearest_images(index_features, query_features, k=5, metric="cosine"):
     Returns:
         `(indices, distances)`, each of shape `(queries, k)`, nearest first.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(index_features):
-        raise ValueError(
-            f"k must be an int in [1, {len(index_features)}] (the indexed images). "
-            f"Received: k={k!r}"
-        )
+    check_int("k", k, low=1, high=len(index_features))  # at most the indexed images
     search = NearestNeighbors(n_neighbors=k, metric=metric).fit(index_features)
     distances, indices = search.kneighbors(query_features)
     return indices, distances
@@ -205,8 +200,7 @@ def predict_tta(model, images, augmentation=None, m=8, batch_size=32):
         raise ValueError(
             "augmentation must be given for a model without one. Received: augmentation=None"
         )
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ValueError(f"m must be a positive int. Received: m={m!r}")
+    check_int("m", m, low=1)
     images = np.asarray(images, dtype="float32")
     means = []
     for start in range(0, len(images), batch_size):
