@@ -223,34 +223,49 @@ def test_subsampling_rejects_bad_pool_size():
         Subsampling2D(0)
 
 
-def _raises_exactly(message):
-    return pytest.raises(ValueError, match=f"^{re.escape(message)}$")
+def _raises_exactly(message, error=ValueError):
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
+
+
+_RATE = "a finite number >= 0 and < 1"
+_OPEN_UNIT = "a finite number > 0 and < 1"
 
 
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: MaskingNoise(-0.1), "rate must be in [0, 1). Received: rate=-0.1"),
-        (lambda: MaskingNoise(1.0), "rate must be in [0, 1). Received: rate=1.0"),
-        (lambda: SaltAndPepperNoise(1.5), "rate must be in [0, 1). Received: rate=1.5"),
+        (lambda: MaskingNoise(-0.1), f"rate must be {_RATE}. Received: rate=-0.1"),
+        (lambda: MaskingNoise(1.0), f"rate must be {_RATE}. Received: rate=1.0"),
+        (lambda: SaltAndPepperNoise(1.5), f"rate must be {_RATE}. Received: rate=1.5"),
         (
             lambda: SaltAndPepperNoise(0.1, low=1.0, high=1.0),
             "low must be < high. Received: low=1.0, high=1.0",
         ),
         (lambda: KSparse(0), "k must be an int >= 1. Received: k=0"),
-        (lambda: KSparse(2.0), "k must be an int >= 1. Received: k=2.0"),
-        (lambda: KSparse(True), "k must be an int >= 1. Received: k=True"),
-        (lambda: KSparse(2, alpha=0.9), "alpha must be >= 1. Received: alpha=0.9"),
-        (lambda: KLSparsity(0.0), "target must be in (0, 1). Received: target=0.0"),
-        (lambda: KLSparsity(1.0), "target must be in (0, 1). Received: target=1.0"),
-        (lambda: KLSparsity(0.1, -1.0), "weight must be >= 0. Received: weight=-1.0"),
+        (
+            lambda: KSparse(2, alpha=0.9),
+            "alpha must be a finite number >= 1. Received: alpha=0.9",
+        ),
+        (
+            lambda: KSparse(2, alpha=float("nan")),
+            "alpha must be a finite number >= 1. Received: alpha=nan",
+        ),
+        (lambda: KLSparsity(0.0), f"target must be {_OPEN_UNIT}. Received: target=0.0"),
+        (lambda: KLSparsity(1.0), f"target must be {_OPEN_UNIT}. Received: target=1.0"),
+        (
+            lambda: KLSparsity(0.1, -1.0),
+            "weight must be a finite number >= 0. Received: weight=-1.0",
+        ),
         (lambda: KSparseSchedule(0, 3), "start_k must be an int >= 1. Received: start_k=0"),
-        (lambda: KSparseSchedule(5, 0), "ramp_epochs must be >= 1. Received: ramp_epochs=0"),
-        (lambda: EuclideanRBF(0), "units must be >= 1. Received: units=0"),
-        (lambda: FanInUniform(0.0), "limit must be > 0. Received: limit=0.0"),
+        (
+            lambda: KSparseSchedule(5, 0),
+            "ramp_epochs must be an int >= 1. Received: ramp_epochs=0",
+        ),
+        (lambda: EuclideanRBF(0), "units must be an int >= 1 and <= 65536. Received: units=0"),
+        (lambda: FanInUniform(0.0), "limit must be a finite number > 0. Received: limit=0.0"),
         (
             lambda: ContractiveDense(3, contraction=-0.1),
-            "contraction must be >= 0. Received: contraction=-0.1",
+            "contraction must be a finite number >= 0. Received: contraction=-0.1",
         ),
         (
             lambda: ContractiveDense(3, activation="relu"),
@@ -292,6 +307,27 @@ def test_bad_arguments_are_refused_with_a_message_naming_them(make, message):
             make()
         return
     with _raises_exactly(message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: KSparse(2.0), "k must be an int >= 1. Received: k=2.0 of type float"),
+        (lambda: KSparse(True), "k must be an int >= 1. Received: k=True of type bool"),
+        (
+            lambda: MaskingNoise("0.1"),
+            f"rate must be {_RATE}. Received: rate='0.1' of type str",
+        ),
+        (
+            lambda: EuclideanRBF(4, trainable_prototypes="yes"),
+            "trainable_prototypes must be True or False. "
+            "Received: trainable_prototypes='yes' of type str",
+        ),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_with_a_type_error(make, message):
+    with _raises_exactly(message, TypeError):
         make()
 
 
@@ -493,5 +529,6 @@ def test_ksparse_schedule_finds_layers_in_nested_models_and_checks_its_limits():
     assert int(inner.layers[0].training_k) == 2
     assert KSparseSchedule(1, 1).ramp_epochs == 1
     for bad in (2.0, True):
-        with _raises_exactly(f"start_k must be an int >= 1. Received: start_k={bad!r}"):
+        message = f"start_k must be an int >= 1. Received: start_k={bad!r} of type "
+        with _raises_exactly(message + type(bad).__name__, TypeError):
             KSparseSchedule(bad, 1)

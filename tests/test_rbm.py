@@ -120,17 +120,21 @@ def _raises_exactly(message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"units": 0}, "units must be an int >= 1. Received: units=0"),
-        ({"units": True}, "units must be an int >= 1. Received: units=True"),
-        ({"units": 2.0}, "units must be an int >= 1. Received: units=2.0"),
-        ({"units": 4, "k": 0}, "k must be an int >= 1. Received: k=0"),
+        ({"units": 0}, "units must be an int >= 1 and <= 65536. Received: units=0"),
+        ({"units": 65_537}, "units must be an int >= 1 and <= 65536. Received: units=65537"),
+        ({"units": 4, "k": 0}, "k must be an int >= 1 and <= 10000. Received: k=0"),
+        ({"units": 4, "k": 10_001}, "k must be an int >= 1 and <= 10000. Received: k=10001"),
         (
             {"units": 4, "persistent_chains": -1},
-            "persistent_chains must be an int >= 0. Received: persistent_chains=-1",
+            "persistent_chains must be an int >= 0 and <= 10000. Received: persistent_chains=-1",
+        ),
+        (
+            {"units": 4, "persistent_chains": 10_001},
+            "persistent_chains must be an int >= 0 and <= 10000. Received: persistent_chains=10001",
         ),
         (
             {"units": 4, "visible": "poisson"},
-            "visible must be one of ('bernoulli', 'gaussian'). Received: visible='poisson'",
+            "visible must be one of 'bernoulli', 'gaussian'. Received: visible='poisson'",
         ),
         (
             {"units": 4, "learn_sigma": True},
@@ -139,7 +143,16 @@ def _raises_exactly(message):
         ),
         (
             {"units": 4, "weight_stddev": 0.0},
-            "weight_stddev must be > 0. Received: weight_stddev=0.0",
+            "weight_stddev must be a finite number > 0. Received: weight_stddev=0.0",
+        ),
+        (
+            {"units": 4, "seed": -1},
+            "seed must be None or an int >= 0 and <= 4294967295. Received: seed=-1",
+        ),
+        (
+            {"units": 4, "kernel_regularizer": "l7"},
+            "kernel_regularizer must be None, a keras.regularizers.Regularizer or one of "
+            "'l1', 'l2', 'orthogonal_regularizer'. Received: kernel_regularizer='l7'",
         ),
         (
             {"units": 4, "mean_field_visible": True, "persistent_chains": 2},
@@ -153,13 +166,30 @@ def test_bad_arguments_name_the_argument(kwargs, message):
         RBM(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"units": True}, "units must be an int >= 1 and <= 65536. Received: units=True"),
+        ({"units": 2.0}, "units must be an int >= 1 and <= 65536. Received: units=2.0"),
+        (
+            {"units": 4, "mean_field_visible": 1},
+            "mean_field_visible must be True or False. Received: mean_field_visible=1",
+        ),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_with_a_type_error(kwargs, message):
+    value = list(kwargs.values())[-1]  # the offending one
+    with pytest.raises(TypeError, match=f"^{re.escape(message)} of type {type(value).__name__}$"):
+        RBM(**kwargs)
+
+
 def test_the_smallest_allowed_arguments_are_accepted():
     rbm = RBM(1, k=1, persistent_chains=0, weight_stddev=1e-9)
     assert (rbm.units, rbm.k, rbm.persistent_chains) == (1, 1, 0)
     rbm.build((None, 3))
     assert rbm.chains is None and rbm.log_sigma is None
     assert RBM(2, persistent_chains=1).persistent_chains == 1
-    with _raises_exactly("k must be an int >= 1. Received: k=0"):
+    with _raises_exactly("k must be an int >= 1 and <= 10000. Received: k=0"):
         rbm.gibbs(np.zeros((1, 3), "float32"), k=0)
 
 

@@ -18,6 +18,9 @@ import numbers
 MAX_UNITS = 65_536  # units of a dense layer, code sizes, hidden units of an RBM
 MAX_IMAGE_SIDE = 4_096  # height or width of a model input
 MAX_GIBBS_STEPS = 10_000  # CD-k's k: one training step runs k Gibbs steps
+MAX_CHANNELS = 4_096  # channels of an input image, feature maps of a convolution
+MAX_CHAINS = 10_000  # persistent CD's chains (one state of every hidden unit each)
+MAX_SEED = 2**32 - 1  # the largest seed NumPy and every Keras backend accept
 
 
 def _bounds(low, high, low_open=False, high_open=False):
@@ -64,13 +67,13 @@ def check_float(arg, value, *, low=None, high=None, low_open=False, high_open=Fa
         raise TypeError(
             f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
         )
-    value = float(value)
+    received, value = value, float(value)
     if (
         not math.isfinite(value)
         or (low is not None and (value <= low if low_open else value < low))
         or (high is not None and (value >= high if high_open else value > high))
     ):
-        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={received!r}")
     return value
 
 
@@ -120,14 +123,19 @@ def check_ints(arg, value, *, low=1, high=None, min_len=0, max_len=None):
     return tuple(int(item) for item in value)
 
 
-def check_image_shape(arg, value, *, channels=None, max_side=MAX_IMAGE_SIDE, min_side=1):
+def check_image_shape(
+    arg, value, *, channels=None, max_side=MAX_IMAGE_SIDE, min_side=1, max_channels=MAX_CHANNELS
+):
     """`(height, width, channels)` of ints, sides in `[min_side, max_side]`.
 
-    `channels`, when given, is the tuple of channel counts allowed (e.g. `(1, 3)`).
+    `channels`, when given, is the tuple of channel counts allowed (e.g. `(1, 3)`);
+    otherwise any count from 1 to `max_channels`.
     """
     wanted = f"(height, width, channels) with height and width in [{min_side}, {max_side}]"
     if channels is not None:
         wanted += f" and channels one of {tuple(channels)}"
+    else:
+        wanted += f" and channels in [1, {max_channels}]"
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
     if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in value):
@@ -137,6 +145,7 @@ def check_image_shape(arg, value, *, channels=None, max_side=MAX_IMAGE_SIDE, min
         not (min_side <= height <= max_side and min_side <= width <= max_side)
         or depth < 1
         or (channels is not None and depth not in channels)
+        or (channels is None and depth > max_channels)
     ):
         raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
     return (height, width, depth)
@@ -197,7 +206,77 @@ def check_not_applicable(arg, value, *, default, variant, applies_to):
     `value` is what the caller passed, `default` the value meaning "not given".
     """
     if value is not default and value != default:
-        raise ValueError(
-            f"{arg} does not apply to {variant}; it applies to {applies_to}. "
-            f"Received: {arg}={value!r}"
+        raise not_applicable(arg, value, variant=variant, applies_to=applies_to)
+
+
+def not_applicable(arg, value, *, variant, applies_to):
+    """The `ValueError` for an argument given to a variant (or in a setting) it does not
+    apply to, whatever its value: `raise not_applicable("tied", True, variant="ae/conv",
+    applies_to="the dense autoencoders")`."""
+    return ValueError(
+        f"{arg} does not apply to {variant}; it applies to {applies_to}. Received: {arg}={value!r}"
+    )
+
+
+def check_name(arg, value, *, allow_none=False):
+    """A non-empty string without "/", usable as a Keras model name and layer-name prefix."""
+    if value is None and allow_none:
+        return None
+    wanted = 'a non-empty string without "/"' + (" or None" if allow_none else "")
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
         )
+    if not value or "/" in value:
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
+    return value
+
+
+def check_seed(arg, value):
+    """None or an int seed in `[0, MAX_SEED]`."""
+    if value is None:
+        return None
+    wanted = f"None or {describe_int(0, MAX_SEED)}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
+        )
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
+    return int(value)
+
+
+def check_regularizer(arg, value):
+    """None, a `keras.regularizers.Regularizer` (or a callable), the name of one, or its
+    serialized config (a dict, as layers' configs hold it)."""
+    if value is None or callable(value):
+        return value
+    import keras
+
+    listed = ", ".join(repr(name) for name in regularizer_names())
+    wanted = f"None, a keras.regularizers.Regularizer or one of {listed}"
+    if not isinstance(value, (str, dict)):
+        raise TypeError(
+            f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
+        )
+    try:
+        keras.regularizers.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}") from None
+    return value
+
+
+def regularizer_names():
+    """The lower-case names `keras.regularizers.get` resolves, sorted."""
+    import keras
+
+    names = []
+    for name in vars(keras.regularizers):
+        if name.startswith("_") or not name.islower() or name in ("get", "serialize"):
+            continue
+        try:
+            keras.regularizers.get(name)
+        except (ValueError, TypeError):
+            continue
+        names.append(name)
+    return sorted(names)

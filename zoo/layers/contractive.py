@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo._checks import check_activation, check_float
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ContractiveDense(keras.layers.Dense):
@@ -17,21 +19,20 @@ class ContractiveDense(keras.layers.Dense):
 
     Args:
         units: Code size, >= 1.
-        contraction: The penalty's weight lambda, >= 0. Defaults to 0.1.
+        contraction: The penalty's weight lambda, a finite number >= 0. Defaults to 0.1.
         **kwargs: Other `keras.layers.Dense` arguments except `activation`, which is sigmoid.
     """
 
     def __init__(self, units, contraction=0.1, **kwargs):
-        activation = kwargs.pop("activation", "sigmoid")
+        activation = check_activation("activation", kwargs.pop("activation", "sigmoid"))
         if keras.activations.get(activation) is not keras.activations.sigmoid:
             raise ValueError(
                 "ContractiveDense's closed-form Jacobian needs activation='sigmoid'. "
                 f"Received: activation={activation!r}"
             )
-        if contraction < 0:
-            raise ValueError(f"contraction must be >= 0. Received: contraction={contraction}")
+        contraction = check_float("contraction", contraction, low=0)
         super().__init__(units, activation="sigmoid", **kwargs)
-        self.contraction = float(contraction)
+        self.contraction = contraction
 
     def call(self, inputs, training=False):
         code = super().call(inputs)

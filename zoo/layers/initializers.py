@@ -2,6 +2,8 @@
 
 import keras
 
+from zoo._checks import check_float, check_seed
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class FanInUniform(keras.initializers.Initializer):
@@ -12,15 +14,13 @@ class FanInUniform(keras.initializers.Initializer):
     bound falls as 1/F, not 1/sqrt(F).
 
     Args:
-        limit: Numerator of the bound. Defaults to 2.4.
-        seed: Optional seed for reproducible weights.
+        limit: Numerator of the bound, a finite number > 0. Defaults to 2.4.
+        seed: Optional int seed for reproducible weights, in [0, 2**32 - 1].
     """
 
     def __init__(self, limit=2.4, seed=None):
-        if limit <= 0:
-            raise ValueError(f"limit must be > 0. Received: limit={limit}")
-        self.limit = limit
-        self.seed = seed
+        self.limit = check_float("limit", limit, low=0, low_open=True)
+        self.seed = check_seed("seed", seed)
         self._inner_seed = seed if seed is not None else keras.random.SeedGenerator()
 
     def __call__(self, shape, dtype=None):

@@ -7,16 +7,16 @@ two kinds of impulse noise of Vincent et al. 2010, section 4.2.
 import keras
 from keras import ops
 
+from zoo._checks import check_float, check_seed
+
 
 class _ImpulseNoise(keras.layers.Layer):
     """Shared argument checking, seeding and config of the impulse-noise layers."""
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1). Received: rate={rate}")
-        self.rate = float(rate)
-        self.seed = seed
+        self.rate = check_float("rate", rate, low=0, high=1, high_open=True)
+        self.seed = check_seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
@@ -46,7 +46,7 @@ class MaskingNoise(_ImpulseNoise):
 
     Args:
         rate: Probability in [0, 1) that a value is zeroed.
-        seed: Optional int seed.
+        seed: Optional int seed, in [0, 2**32 - 1].
 
     Example:
 
@@ -65,17 +65,17 @@ class SaltAndPepperNoise(_ImpulseNoise):
 
     Args:
         rate: Probability in [0, 1) that a value is replaced.
-        low: The "pepper" value. Defaults to 0.0 (min-max scaled images).
-        high: The "salt" value. Defaults to 1.0.
-        seed: Optional int seed.
+        low: The "pepper" value, finite. Defaults to 0.0 (min-max scaled images).
+        high: The "salt" value, finite and > `low`. Defaults to 1.0.
+        seed: Optional int seed, in [0, 2**32 - 1].
     """
 
     def __init__(self, rate, low=0.0, high=1.0, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
-        if not low < high:
-            raise ValueError(f"low must be < high. Received: low={low}, high={high}")
-        self.low = float(low)
-        self.high = float(high)
+        self.low = check_float("low", low)
+        self.high = check_float("high", high)
+        if not self.low < self.high:
+            raise ValueError(f"low must be < high. Received: low={low!r}, high={high!r}")
 
     def _corrupt(self, inputs):
         salt = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) < 0.5

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo._checks import MAX_UNITS, check_bool, check_int, check_seed
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class EuclideanRBF(keras.layers.Layer):
@@ -15,18 +17,16 @@ class EuclideanRBF(keras.layers.Layer):
     probabilities, and cross-entropy on those is the paper's MAP criterion, eq. (9).
 
     Args:
-        units: Number of classes.
+        units: Number of classes, from 1 to `zoo._checks.MAX_UNITS` (65,536).
         trainable_prototypes: Whether the prototypes learn. Defaults to False.
-        seed: Seed of the random +-1 prototypes. Defaults to 0.
+        seed: Seed of the random +-1 prototypes, in [0, 2**32 - 1]. Defaults to 0.
     """
 
     def __init__(self, units, trainable_prototypes=False, seed=0, **kwargs):
         super().__init__(**kwargs)
-        if units < 1:
-            raise ValueError(f"units must be >= 1. Received: units={units}")
-        self.units = units
-        self.trainable_prototypes = trainable_prototypes
-        self.seed = seed
+        self.units = check_int("units", units, low=1, high=MAX_UNITS)
+        self.trainable_prototypes = check_bool("trainable_prototypes", trainable_prototypes)
+        self.seed = check_seed("seed", seed)
 
     def build(self, input_shape):
         def plus_minus_one(shape, dtype=None):

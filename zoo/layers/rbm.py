@@ -24,6 +24,18 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo._checks import (
+    MAX_CHAINS,
+    MAX_GIBBS_STEPS,
+    MAX_UNITS,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_regularizer,
+    check_seed,
+)
+
 VISIBLE_UNITS = ("bernoulli", "gaussian")
 _EPSILON = 1e-6
 
@@ -39,23 +51,28 @@ class RBM(keras.layers.Layer):
       `E(v, h) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - h.c - (v / sigma^2) W h`.
 
     Args:
-        units: Hidden units, >= 1.
+        units: Hidden units, from 1 to `zoo._checks.MAX_UNITS` (65,536).
         visible: "bernoulli" (default; data in [0, 1]) or "gaussian" (real-valued data,
             standardised, as the practical guide advises).
-        k: Gibbs steps of the negative phase (CD-k), >= 1. Defaults to 1.
+        k: Gibbs steps of the negative phase (CD-k), from 1 to
+            `zoo._checks.MAX_GIBBS_STEPS` (10,000): one training step runs k steps.
+            Defaults to 1.
         persistent_chains: 0 (default) for CD-k, which starts each negative chain at the
             data; n > 0 for persistent CD with n chains whose hidden states are kept
-            across batches in a non-trainable variable `chains`.
+            across batches in a non-trainable variable `chains`; at most
+            `zoo._checks.MAX_CHAINS` (10,000).
         learn_sigma: Learn the Gaussian visibles' log standard deviations. Defaults to
             False (unit variance).
         mean_field_visible: In CD-k, reconstruct the visibles as their means E[v | h]
             instead of sampling them, as Hinton's MNIST code does (less sampling noise;
             the practical guide, section 3.2). Not for persistent chains, which keep
             sampled states. Defaults to False.
-        weight_stddev: Standard deviation of the initial weights. Defaults to 0.01.
+        weight_stddev: Standard deviation of the initial weights, a finite number > 0.
+            Defaults to 0.01.
         kernel_regularizer: Optional regularizer of W, e.g. `keras.regularizers.L2(1e-4)`
-            for the guide's weight decay of 2e-4.
-        seed: Optional int seed of the Gibbs sampler and the initial weights.
+            for the guide's weight decay of 2e-4 (or its name, "l2").
+        seed: Optional int seed of the Gibbs sampler and the initial weights, in
+            [0, 2**32 - 1].
 
     Example:
 
@@ -78,13 +95,17 @@ class RBM(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_int("units", units, 1)
-        _check_int("k", k, 1)
-        _check_int("persistent_chains", persistent_chains, 0)
-        if visible not in VISIBLE_UNITS:
-            raise ValueError(
-                f"visible must be one of {VISIBLE_UNITS}. Received: visible={visible!r}"
-            )
+        units = check_int("units", units, low=1, high=MAX_UNITS)
+        k = check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
+        persistent_chains = check_int(
+            "persistent_chains", persistent_chains, low=0, high=MAX_CHAINS
+        )
+        check_choice("visible", visible, VISIBLE_UNITS)
+        learn_sigma = check_bool("learn_sigma", learn_sigma)
+        mean_field_visible = check_bool("mean_field_visible", mean_field_visible)
+        weight_stddev = check_float("weight_stddev", weight_stddev, low=0, low_open=True)
+        kernel_regularizer = check_regularizer("kernel_regularizer", kernel_regularizer)
+        seed = check_seed("seed", seed)
         if learn_sigma and visible != "gaussian":
             raise ValueError(
                 "learn_sigma needs Gaussian visible units. "
@@ -96,15 +117,13 @@ class RBM(keras.layers.Layer):
                 f"Received: mean_field_visible={mean_field_visible}, "
                 f"persistent_chains={persistent_chains}"
             )
-        if not weight_stddev > 0:
-            raise ValueError(f"weight_stddev must be > 0. Received: weight_stddev={weight_stddev}")
         self.units = units
         self.visible = visible
         self.k = k
         self.persistent_chains = persistent_chains
         self.learn_sigma = learn_sigma
-        self.mean_field_visible = bool(mean_field_visible)
-        self.weight_stddev = float(weight_stddev)
+        self.mean_field_visible = mean_field_visible
+        self.weight_stddev = weight_stddev
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -192,8 +211,11 @@ class RBM(keras.layers.Layer):
         return mean + self.sigma * noise
 
     def gibbs(self, v, k=1):
-        """Runs k full Gibbs steps v -> h -> v from `v`; returns the last visible sample."""
-        _check_int("k", k, 1)
+        """Runs k full Gibbs steps v -> h -> v from `v`; returns the last visible sample.
+
+        `k` is at most `zoo._checks.MAX_GIBBS_STEPS` (a Python loop of k steps).
+        """
+        check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v))
         return v
@@ -282,8 +304,3 @@ class RBM(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "seed": self.seed,
         }
-
-
-def _check_int(arg, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{arg} must be an int >= {low}. Received: {arg}={value!r}")

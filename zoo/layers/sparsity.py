@@ -7,6 +7,8 @@ layer's `activity_regularizer`.
 import keras
 from keras import ops
 
+from zoo._checks import check_float, check_int
+
 _EPSILON = 1e-7
 
 
@@ -29,12 +31,8 @@ class KLSparsity(keras.regularizers.Regularizer):
     """
 
     def __init__(self, target=0.05, weight=1.0):
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"target must be in (0, 1). Received: target={target}")
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0. Received: weight={weight}")
-        self.target = float(target)
-        self.weight = float(weight)
+        self.target = check_float("target", target, low=0, high=1, low_open=True, high_open=True)
+        self.weight = check_float("weight", weight, low=0)
 
     def divergence(self, x):
         """`sum_j KL(target || mean activation of unit j)` over the batch `x`."""
@@ -64,7 +62,8 @@ class KSparse(keras.layers.Layer):
 
     Args:
         k: Units kept per example in training, >= 1 and at most the input's last dimension.
-        alpha: Inference keeps `min(units, round(alpha * k))` units. Defaults to 1.0.
+        alpha: Inference keeps `min(units, round(alpha * k))` units; a finite number >= 1.
+            Defaults to 1.0.
 
     Example:
 
@@ -73,12 +72,8 @@ class KSparse(keras.layers.Layer):
 
     def __init__(self, k, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an int >= 1. Received: k={k!r}")
-        if alpha < 1.0:
-            raise ValueError(f"alpha must be >= 1. Received: alpha={alpha}")
-        self.k = k
-        self.alpha = float(alpha)
+        self.k = check_int("k", k, low=1)
+        self.alpha = check_float("alpha", alpha, low=1)
 
     def build(self, input_shape):
         self.units = int(input_shape[-1])
@@ -96,7 +91,7 @@ class KSparse(keras.layers.Layer):
 
     @property
     def inference_k(self):
-        return min(self.units, round(self.alpha * self.k))
+        return round(min(self.alpha * self.k, self.units))  # alpha * k may overflow to inf
 
     def call(self, inputs, training=False):
         k = self.training_k if training else self.inference_k
@@ -120,17 +115,13 @@ class KSparseSchedule(keras.callbacks.Callback):
 
     Args:
         start_k: k at epoch 0 (values below a layer's own `k` are raised to it).
-        ramp_epochs: Epochs over which k falls to each layer's target; >= 1.
+        ramp_epochs: Epochs over which k falls to each layer's target; an int >= 1.
     """
 
     def __init__(self, start_k, ramp_epochs):
         super().__init__()
-        if isinstance(start_k, bool) or not isinstance(start_k, int) or start_k < 1:
-            raise ValueError(f"start_k must be an int >= 1. Received: start_k={start_k!r}")
-        if ramp_epochs < 1:
-            raise ValueError(f"ramp_epochs must be >= 1. Received: ramp_epochs={ramp_epochs}")
-        self.start_k = start_k
-        self.ramp_epochs = ramp_epochs
+        self.start_k = check_int("start_k", start_k, low=1)
+        self.ramp_epochs = check_int("ramp_epochs", ramp_epochs, low=1)
 
     def on_epoch_begin(self, epoch, logs=None):
         progress = min(1.0, epoch / self.ramp_epochs)

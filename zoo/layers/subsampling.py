@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo._checks import check_activation, check_ints
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Subsampling2D(keras.layers.Layer):
@@ -35,13 +37,16 @@ class Subsampling2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        pool = (pool_size, pool_size) if isinstance(pool_size, int) else tuple(pool_size)
-        if len(pool) != 2 or min(pool) < 1:
+        pool = (pool_size, pool_size) if isinstance(pool_size, int) else pool_size
+        try:
+            self.pool_size = check_ints("pool_size", pool, min_len=2, max_len=2)
+        except (TypeError, ValueError):
             raise ValueError(
                 "pool_size must be a positive int or a pair of them. "
-                f"Received: pool_size={pool_size}"
-            )
-        self.pool_size = pool
+                f"Received: pool_size={pool_size!r}"
+            ) from None
+        if not isinstance(activation, dict):  # a dict is a serialized one, from a config
+            activation = check_activation("activation", activation, allow_none=True)
         self.activation = keras.activations.get(activation)
         self.coefficient_initializer = keras.initializers.get(coefficient_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

@@ -5,6 +5,8 @@ import contextlib
 import keras
 from keras import ops
 
+from zoo._checks import check_activation, check_bool
+
 _SCOPES = []
 
 
@@ -58,8 +60,10 @@ class TiedDense(keras.layers.Layer):
             )
         # Not an attribute Keras tracks: the partner, not this layer, owns the kernel.
         object.__setattr__(self, "_tied_to", partner)
+        if not isinstance(activation, dict):  # a dict is a serialized one, from a config
+            activation = check_activation("activation", activation, allow_none=True)
         self.activation = keras.activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool("use_bias", use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     @property
