@@ -136,7 +136,7 @@ def test_versions_increment_and_never_overwrite(digits_model, tmp_path):
 def test_bad_names_are_rejected(digits_model, tmp_path, name):
     message = (
         "name must be letters, digits, '_', '-' or '.', starting with a letter or digit, "
-        f"with no path separator and no '..'. Received: name={name!r}"
+        f"at most 200 characters, with no path separator and no '..'. Received: name={name!r}"
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         export(digits_model[0], name, base_dir=tmp_path)
@@ -214,3 +214,91 @@ def test_verify_export_notices_a_model_that_is_not_the_one_exported(digits_model
     assert not check["match"]
     within = verify_export(path, other, raw, info, atol=check["max_abs_diff"])
     assert within["match"]  # atol is the largest difference allowed
+
+
+def test_names_longer_than_the_limit_are_refused_before_the_file_system_is(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match=r"at most 200 characters.*\(300 characters\)"):
+        export(model, "a" * 300, base_dir=tmp_path)
+    assert export(model, "a" * 200, base_dir=tmp_path).name == "1"
+
+
+def test_a_symlinked_model_folder_is_refused(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "m").symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="must not be a symbolic link.*elsewhere"):
+        export(model, "m", base_dir=tmp_path / "root")
+    assert not any(elsewhere.iterdir())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_model_with_non_finite_weights_is_not_exported(tmp_path, bad):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    kernel = model.layers[0].kernel
+    kernel.assign(np.where(np.eye(2, dtype=bool), bad, 1.0).astype("float32"))
+    with pytest.raises(ValueError, match=r"non-finite weights \(2 of 4 in .*kernel\).*diverged"):
+        export(model, "m", base_dir=tmp_path)
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_claimed_version_is_skipped_and_never_served(tmp_path):
+    """A version being written elsewhere (its claim exists) is neither reused nor listed."""
+    from zoo.export import versions
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    (tmp_path / "m" / ".claim-1").mkdir(parents=True)
+    assert versions(tmp_path / "m") == []
+    assert export(model, "m", base_dir=tmp_path).name == "2"
+    with pytest.raises(FileExistsError, match="being written by another export"):
+        export(model, "m", version=1, base_dir=tmp_path)
+    assert versions(tmp_path / "m") == [2]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [".claim-1", "2"]
+
+
+_EXPORT_ONE = """
+import sys, keras
+from zoo.export import export
+keras.utils.set_random_seed(int(sys.argv[2]))
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+print(export(model, "m", base_dir=sys.argv[1], metrics={"writer": int(sys.argv[2])}))
+"""
+
+
+@pytest.mark.timeout(240)
+def test_concurrent_exports_get_distinct_complete_versions(tmp_path):
+    """Processes exporting to one name at once: as many distinct, loadable versions."""
+    import subprocess
+    import sys
+
+    from zoo.export import load_export, read_metadata, versions
+
+    writers = 3
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _EXPORT_ONE, str(tmp_path), str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(writers)
+    ]
+    try:
+        results = [p.communicate(timeout=200) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    assert [p.returncode for p in processes] == [0] * writers, [err for _, err in results]
+    assert versions(tmp_path / "m") == list(range(1, writers + 1))
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        str(v) for v in range(1, writers + 1)
+    ]  # no claim or staging folder left
+    writer_of = {
+        read_metadata(tmp_path / "m" / str(v))["metrics"]["writer"] for v in range(1, writers + 1)
+    }
+    assert writer_of == set(range(writers))  # each process has its own version
+    for v in range(1, writers + 1):
+        out = load_export(tmp_path / "m" / str(v))(np.ones((1, 3), "float32"))
+        assert out["probabilities"].shape == (1, 2)

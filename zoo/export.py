@@ -35,6 +35,9 @@ import tensorflow as tf
 
 METADATA_FILE = "metadata.json"
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_NAME_LENGTH = 200  # below the file systems' 255 bytes, leaving room for staging names
+_CLAIM_PREFIX = ".claim-"  # a hidden folder per version being written: claimed, not served
+_STAGING_PREFIX = ".staging-"
 
 
 def export(
@@ -46,6 +49,7 @@ def export(
     info=None,
     metrics=None,
     overwrite=False,
+    metadata=None,
 ):
     """Writes `model` as a SavedModel to `<base_dir>/<name>/<version>/` for serving.
 
@@ -61,28 +65,39 @@ def export(
             signatures take the model's own inputs unchanged.
         metrics: Optional dict of final metrics to record in the metadata.
         overwrite: Replace an existing version. Defaults to False.
+        metadata: Optional dict of more facts to record in the metadata (the recipes
+            record the dataset and the command line).
 
     Returns:
         The `pathlib.Path` of the version folder.
 
     Raises:
-        ValueError: bad name or version.
+        ValueError: bad name or version; a model folder that is a symbolic link; a model
+            whose weights are not all finite (a diverged model is never exported).
         FileExistsError: the version exists and `overwrite` is False.
+
+    Versions are claimed atomically, so that several processes exporting to one name at
+    once each get their own version: a version number is taken by creating the hidden
+    folder `.claim-<version>` (an exclusive `mkdir`), the SavedModel is written into a
+    hidden staging folder beside it and moved into place with one `rename`. A model
+    server polling the folder therefore never sees a version that is still being
+    written, and nothing is overwritten unless `overwrite=True`.
     """
     _check_name(name)
-    root = pathlib.Path(base_dir) / name
-    if version is None:
-        existing = (
-            [int(p.name) for p in root.glob("*") if p.name.isdigit()] if root.is_dir() else []
-        )
-        version = max(existing, default=0) + 1
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or version < 1
+    ):
         raise ValueError(f"version must be a positive int or None. Received: version={version!r}")
-    target = root / str(version)
-    if target.exists() and not overwrite:
-        raise FileExistsError(
-            f"{target} already exists; pass overwrite=True to replace it, or another version."
+    check_finite_weights(model)
+    root = pathlib.Path(base_dir) / name
+    if root.is_symlink():
+        raise ValueError(
+            f"the model folder must not be a symbolic link (exports are written inside it). "
+            f"Received: {root} -> {os.readlink(root)}"
         )
+    root.mkdir(parents=True, exist_ok=True)
+    version, claim = _claim_version(root, version, overwrite)
+    target = root / str(version)
 
     raw_shape = tuple(info.raw_shape) if info else tuple(model.input_shape[1:])
     preprocessing = info.preprocessing() if info else None
@@ -107,19 +122,78 @@ def export(
         input_signature=[tf.TensorSpec((None, *raw_shape), tf.uint8, name="images")],
     )
 
-    root.mkdir(parents=True, exist_ok=True)
     # Write next to the target, then move into place: a failed export leaves no half version.
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{version}-", dir=root))
     try:
         archive.write_out(str(staging / "model"), verbose=False)
-        metadata = _metadata(model, name, version, raw_shape, info, metrics)
-        (staging / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
+        record = _metadata(model, name, version, raw_shape, info, metrics)
+        record.update(metadata or {})
+        (staging / "model" / METADATA_FILE).write_text(json.dumps(record, indent=2, default=str))
+        if target.exists():  # overwrite=True: the old version leaves by one rename too
+            target.rename(staging / "replaced")
         (staging / "model").rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if claim is not None:
+            claim.rmdir()
     return target
+
+
+def versions(root):
+    """The complete versions under a model folder, ascending: numeric folders holding a
+    `saved_model.pb` (claims and staging folders are hidden and never counted)."""
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(
+        int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()
+    )
+
+
+def _claim_version(root, version, overwrite):
+    """Claims a version under `root` for this process: `(version, claim folder)`.
+
+    The claim is the exclusive creation of `.claim-<version>`; a version is free when
+    neither it nor its claim exists. With `version` None the next free number above every
+    existing or claimed one is taken (racing processes each get their own).
+    """
+    while True:
+        taken = set()
+        for p in root.iterdir():
+            number = p.name.removeprefix(_CLAIM_PREFIX)
+            if number.isdigit():
+                taken.add(int(number))
+        wanted = version if version is not None else max(taken, default=0) + 1
+        target, claim = root / str(wanted), root / f"{_CLAIM_PREFIX}{wanted}"
+        if target.exists() and not overwrite:
+            raise FileExistsError(
+                f"{target} already exists; pass overwrite=True to replace it, or another version."
+            )
+        try:
+            claim.mkdir()
+        except FileExistsError:
+            if version is not None:
+                raise FileExistsError(
+                    f"{target} is being written by another export (claimed by {claim})."
+                ) from None
+            continue  # another process took this number first: try the next
+        if target.exists() and not overwrite:  # completed between the listing and the claim
+            claim.rmdir()
+            continue
+        return wanted, claim
+
+
+def check_finite_weights(model):
+    """Raises `ValueError` naming the first weight of `model` that is not finite."""
+    for weight in model.weights:
+        value = keras.ops.convert_to_numpy(weight)
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            bad = int(np.size(value) - np.isfinite(value).sum())
+            raise ValueError(
+                f"model {model.name!r} has non-finite weights ({bad} of {np.size(value)} in "
+                f"{weight.path}): training diverged; it is not exported. Lower the learning "
+                "rate, or add gradient clipping."
+            )
 
 
 def serving_outputs(model, x):
@@ -167,10 +241,17 @@ def read_metadata(path):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name) or ".." in name:
+    if (
+        not isinstance(name, str)
+        or not _NAME_PATTERN.fullmatch(name)
+        or ".." in name
+        or len(name) > MAX_NAME_LENGTH
+    ):
+        shown = name if not isinstance(name, str) or len(name) <= 80 else f"{name[:60]}..."
         raise ValueError(
             "name must be letters, digits, '_', '-' or '.', starting with a letter or digit, "
-            f"with no path separator and no '..'. Received: name={name!r}"
+            f"at most {MAX_NAME_LENGTH} characters, with no path separator and no '..'. "
+            f"Received: name={shown!r}" + (f" ({len(name)} characters)" if shown != name else "")
         )
 
 
