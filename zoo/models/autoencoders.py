@@ -18,12 +18,29 @@ References:
     networks", Science 313, 2006 (deep autoencoders, layer-wise pretraining).
 """
 
+import inspect
 import math
 import warnings
 
 import keras
 from keras import layers, ops
 
+from zoo._checks import (
+    MAX_CHANNELS,
+    MAX_UNITS,
+    check_activation,
+    check_bool,
+    check_choice,
+    check_float,
+    check_image_shape,
+    check_int,
+    check_ints,
+    check_name,
+    check_regularizer,
+    check_seed,
+    check_shape,
+    not_applicable,
+)
 from zoo.layers import (
     ContractiveDense,
     KLSparsity,
@@ -33,10 +50,35 @@ from zoo.layers import (
     TiedDense,
     tie_scope,
 )
-from zoo.models._weights import load_weights
-from zoo.registry import register_model
+from zoo.models._weights import check_weights, load_weights
+from zoo.registry import get_model_factory, register_model
 
 NOISES = ("gaussian", "masking", "salt_and_pepper")
+
+# The keyword options of the dense and the convolutional builder.
+_DENSE_OPTIONS = frozenset(
+    {"hidden", "activation", "code_activation", "output_activation", "tied", "noise",
+     "noise_level", "dropout", "code_regularizer", "k", "alpha", "contraction", "seed"}
+)  # fmt: skip
+_CONV_OPTIONS = frozenset(
+    {"kernel_size", "activation", "code_activation", "output_activation", "noise",
+     "noise_level", "seed"}
+)  # fmt: skip
+# What each variant takes through its **kwargs; any other keyword is refused, naming the
+# variants it applies to. A variant does not take an option that would override its own
+# structure: the sparse codes' penalties live in their code layer (a contractive code
+# layer would drop them), k-sparse codes are linear, contractive ones one sigmoid layer.
+_OPTIONS = {
+    "ae/dense": _DENSE_OPTIONS,
+    "ae/deep": _DENSE_OPTIONS - {"contraction"},
+    "ae/conv": _CONV_OPTIONS,
+    "ae/denoising": _DENSE_OPTIONS,
+    "ae/sparse_l1": _DENSE_OPTIONS - {"code_regularizer", "contraction"},
+    "ae/sparse_kl": _DENSE_OPTIONS - {"code_regularizer", "contraction", "code_activation"},
+    "ae/ksparse": _DENSE_OPTIONS - {"code_activation", "contraction"},
+    "ae/contractive": _DENSE_OPTIONS - {"hidden", "code_activation", "code_regularizer"},
+    "ae/tied": _DENSE_OPTIONS - {"tied"},
+}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -132,21 +174,33 @@ def _dense_autoencoder(
     `({name}_enc{i}, {name}_dec{i})` is the shallow autoencoder of layer i that
     `greedy_pretrain` trains.
     """
-    _check_shape(input_shape)
-    _check_int("code_size", code_size)
-    hidden = tuple(hidden)
-    for size in hidden:
-        _check_int("hidden", size, shown=hidden)
-    _check_rate("dropout", dropout)
-    if k is not None and not (isinstance(k, int) and 1 <= k <= code_size):
-        raise ValueError(f"k must be an int in [1, code_size={code_size}]. Received: k={k!r}")
-    if contraction is not None and contraction < 0:
-        raise ValueError(f"contraction must be >= 0. Received: contraction={contraction}")
-    if contraction is not None and hidden:
-        raise ValueError(
-            "The contractive penalty is exact for one sigmoid layer on the input; "
-            f"use hidden=(). Received: hidden={hidden}"
+    name = check_name("name", name)
+    input_shape = check_shape("input_shape", input_shape)
+    code_size = check_int("code_size", code_size, low=1, high=MAX_UNITS)
+    hidden = check_ints("hidden", hidden, low=1, high=MAX_UNITS)
+    activation, code_activation, output_activation = (
+        check_activation(arg, value, allow_none=True)
+        for arg, value in (
+            ("activation", activation),
+            ("code_activation", code_activation),
+            ("output_activation", output_activation),
         )
+    )
+    tied = check_bool("tied", tied)
+    dropout = check_float("dropout", dropout, low=0, high=1, high_open=True)
+    code_regularizer = check_regularizer("code_regularizer", code_regularizer)
+    if k is not None:
+        k = check_int("k", k, low=1, high=code_size)
+        alpha = check_float("alpha", alpha, low=1)
+    if contraction is not None:
+        contraction = check_float("contraction", contraction, low=0)
+        if hidden:
+            raise ValueError(
+                "The contractive penalty is exact for one sigmoid layer on the input; "
+                f"use hidden=(). Received: hidden={hidden!r}, contraction={contraction!r}"
+            )
+    seed = check_seed("seed", seed)
+    check_weights(weights)
     corruption = _corruption(noise, noise_level, seed, name)
     size = math.prod(input_shape)
     noisy = corruption is not None and noise_level > 0
@@ -213,22 +267,30 @@ def _conv_autoencoder(
     seed=None,
 ):
     """Conv + 2x2 max-pool blocks, a dense code, and transposed convolutions back up."""
-    _check_shape(input_shape, rank=3)
-    _check_int("code_size", code_size)
-    filters = tuple(filters)
-    if not filters:
-        raise ValueError(f"filters must name at least one block. Received: filters={filters}")
-    for f in filters:
-        _check_int("filters", f, shown=filters)
-    _check_int("kernel_size", kernel_size)
-    factor = 2 ** len(filters)
+    name = check_name("name", name)
+    input_shape = check_image_shape("input_shape", input_shape)
+    code_size = check_int("code_size", code_size, low=1, high=MAX_UNITS)
+    filters = check_ints("filters", filters, low=1, high=MAX_CHANNELS, min_len=1)
     height, width, channels = input_shape
+    kernel_size = check_int("kernel_size", kernel_size, low=1, high=min(height, width))
+    factor = 2 ** len(filters)
     if height % factor or width % factor:
         raise ValueError(
             f"input_shape's height and width must be multiples of {factor} for "
             f"{len(filters)} pooling blocks; resize the images (e.g. data.load(..., "
-            f"image_size=...)) or use fewer filters. Received: input_shape={tuple(input_shape)}"
+            f"image_size=...)) or use fewer filters. Received: input_shape={input_shape!r}, "
+            f"filters={filters!r}"
         )
+    activation, code_activation, output_activation = (
+        check_activation(arg, value, allow_none=True)
+        for arg, value in (
+            ("activation", activation),
+            ("code_activation", code_activation),
+            ("output_activation", output_activation),
+        )
+    )
+    seed = check_seed("seed", seed)
+    check_weights(weights)
     corruption = _corruption(noise, noise_level, seed, name)
 
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
@@ -271,43 +333,57 @@ def _finish(encoder, decoder, corruption, weights, name):
 
 
 def _corruption(noise, level, seed, name):
+    check_choice("noise", noise, (None, *NOISES))
     if noise is None:
         return None
-    if noise not in NOISES:
-        raise ValueError(f"noise must be None or one of {NOISES}. Received: noise={noise!r}")
     layer_name = f"{name}_{noise}_noise"
-    if noise == "gaussian":
-        if not level >= 0:
-            raise ValueError(
-                f"noise_level (the Gaussian stddev) must be >= 0. Received: noise_level={level}"
-            )
+    if noise == "gaussian":  # the level is a standard deviation
+        level = check_float("noise_level", level, low=0)
         return layers.GaussianNoise(level, seed=seed, name=layer_name)
-    if not 0.0 <= level < 1.0:
-        raise ValueError(
-            f"noise_level (a probability) must be in [0, 1) for {noise} noise. "
-            f"Received: noise_level={level}"
-        )
+    level = check_float("noise_level", level, low=0, high=1, high_open=True)  # a probability
     cls = MaskingNoise if noise == "masking" else SaltAndPepperNoise
     return cls(level, seed=seed, name=layer_name)
 
 
-def _check_shape(input_shape, rank=None):
-    ok = isinstance(input_shape, (tuple, list)) and all(
-        isinstance(d, int) and d >= 1 for d in input_shape
-    )
-    if not ok or not input_shape or (rank is not None and len(input_shape) != rank):
-        wanted = "(height, width, channels)" if rank == 3 else "a tuple of positive ints"
-        raise ValueError(f"input_shape must be {wanted}. Received: input_shape={input_shape}")
+def _options(variant, options, **own):
+    """Checks the keyword options a caller gave `variant` (`options`, its **kwargs) and
+    how they combine with the variant's own arguments (`own`); returns `options`.
+
+    An option the variant does not take is refused, never silently ignored: `ValueError`
+    naming the variants it applies to, or `TypeError` for a name no variant takes.
+    """
+    for arg, value in options.items():
+        if arg not in _OPTIONS[variant]:
+            takers = [name for name in _OPTIONS if arg in _arguments(name)]
+            if not takers:
+                raise TypeError(f"{variant} got an unexpected keyword argument {arg!r}")
+            raise not_applicable(arg, value, variant=variant, applies_to=", ".join(takers))
+    given = {**own, **options}
+    if given.get("contraction") is not None:
+        for arg in ("code_activation", "code_regularizer"):
+            if arg in options:  # the contractive code layer is sigmoid, with its own penalty
+                raise not_applicable(
+                    arg, options[arg], variant=f"{variant} with contraction",
+                    applies_to="codes without contraction",
+                )  # fmt: skip
+    if "alpha" in options and given.get("k") is None:
+        raise not_applicable(
+            "alpha", options["alpha"], variant=f"{variant} without k", applies_to="k-sparse codes"
+        )
+    if "noise_level" in options and given.get("noise") is None:
+        raise not_applicable(
+            "noise_level", options["noise_level"], variant=f"{variant} without noise",
+            applies_to=f"corrupted inputs (noise one of {', '.join(map(repr, NOISES))})",
+        )  # fmt: skip
+    return options
 
 
-def _check_int(arg, value, shown=None):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{arg} must be an int >= 1. Received: {arg}={shown or value!r}")
-
-
-def _check_rate(arg, value):
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{arg} must be in [0, 1). Received: {arg}={value}")
+def _arguments(variant):
+    """Every argument `variant` takes: its own and its keyword options."""
+    own = inspect.signature(get_model_factory(variant)).parameters
+    return _OPTIONS[variant] | {
+        arg for arg, p in own.items() if p.kind is not inspect.Parameter.VAR_KEYWORD
+    }
 
 
 # --- the registered variants ------------------------------------------------------------
@@ -323,15 +399,24 @@ def dense_autoencoder(
     one built with no regulariser warns that it can learn the identity.
 
     Args:
-        input_shape: Shape of one example. Defaults to (28, 28, 1).
-        code_size: Units of the code layer. Defaults to 32.
+        input_shape: Shape of one example, at most 4,096**2 * 4 values in all (the bound
+            of `zoo._checks.check_shape`). Defaults to (28, 28, 1).
+        code_size: Units of the code layer, 1 to `zoo._checks.MAX_UNITS` (65,536).
+            Defaults to 32.
         weights: None or the path of a weights file saved by this model.
-        name: Model name and layer-name prefix.
-        **kwargs: `hidden`, `activation`, `code_activation`, `output_activation`, `tied`,
-            `noise`, `noise_level`, `dropout` (before the code), `code_regularizer`, `k`,
-            `alpha`, `contraction`, `seed`; see the other `ae/*` variants.
+        name: Model name and layer-name prefix (a non-empty string without "/").
+        **kwargs: `hidden` (units of hidden layers, each 1 to 65,536), `activation`,
+            `code_activation` and `output_activation` (Keras activation names),
+            `tied`, `noise` (None, "gaussian", "masking" or "salt_and_pepper"),
+            `noise_level` (with `noise`), `dropout` (before the code, in [0, 1)),
+            `code_regularizer` (a Keras regularizer or its name), `k` (1 to
+            `code_size`: a k-sparse code), `alpha` (with `k`, >= 1), `contraction`
+            (>= 0, with `hidden=()` and without `code_activation` or
+            `code_regularizer`: a contractive code), `seed` (0 to 2**32 - 1); see the
+            other ae variants. Any other keyword is refused.
     """
-    return _dense_autoencoder(name, input_shape, code_size=code_size, weights=weights, **kwargs)
+    options = _options("ae/dense", kwargs)
+    return _dense_autoencoder(name, input_shape, code_size=code_size, weights=weights, **options)
 
 
 @register_model(name="ae/deep")
@@ -349,10 +434,12 @@ def deep_autoencoder(
     Hinton & Salakhutdinov 2006: layers mirrored around a linear code layer.
 
     Args:
-        hidden: Units of the hidden layers between input and code. Defaults to (256, 128).
+        hidden: Units of the hidden layers between input and code, each 1 to 65,536.
+            Defaults to (256, 128).
         code_activation: Defaults to "linear", as in the paper.
-        **kwargs: as for `ae/dense`.
+        **kwargs: as for `ae/dense` except `contraction` (exact for one layer only).
     """
+    options = _options("ae/deep", kwargs)
     return _dense_autoencoder(
         name,
         input_shape,
@@ -360,7 +447,7 @@ def deep_autoencoder(
         code_size=code_size,
         code_activation=code_activation,
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -378,13 +465,21 @@ def conv_autoencoder(
     Height and width must be multiples of `2 ** len(filters)`.
 
     Args:
-        filters: Filters of each conv + pool block. Defaults to (32, 64).
-        code_size: Units of the dense code. Defaults to 32.
-        **kwargs: `kernel_size`, `activation`, `code_activation`, `output_activation`,
-            `noise`, `noise_level`, `seed`.
+        input_shape: `(height, width, channels)`, height and width multiples of
+            `2 ** len(filters)` and at most 4,096, channels at most 4,096. Defaults to
+            (28, 28, 1).
+        filters: Filters of each conv + pool block, each 1 to 4,096. Defaults to (32, 64).
+        code_size: Units of the dense code, 1 to 65,536. Defaults to 32.
+        weights: None or the path of a weights file saved by this model.
+        name: Model name and layer-name prefix.
+        **kwargs: `kernel_size` (1 to the smaller of height and width; 3 by default),
+            `activation`, `code_activation`, `output_activation`, `noise`,
+            `noise_level`, `seed`, as for the dense variants. Any other keyword is
+            refused.
     """
+    options = _options("ae/conv", kwargs)
     return _conv_autoencoder(
-        name, input_shape, filters=filters, code_size=code_size, weights=weights, **kwargs
+        name, input_shape, filters=filters, code_size=code_size, weights=weights, **options
     )
 
 
@@ -403,9 +498,11 @@ def denoising_autoencoder(
     Args:
         noise: "masking" (zero each value with probability `noise_level`, the default),
             "salt_and_pepper", or "gaussian" (additive, stddev `noise_level`).
-        noise_level: Probability or stddev. Defaults to 0.25.
+        noise_level: Probability in [0, 1), or a standard deviation >= 0. Defaults to 0.25.
         **kwargs: as for `ae/dense`.
     """
+    check_choice("noise", noise, NOISES)
+    options = _options("ae/denoising", kwargs, noise=noise)
     return _dense_autoencoder(
         name,
         input_shape,
@@ -413,7 +510,7 @@ def denoising_autoencoder(
         noise=noise,
         noise_level=noise_level,
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -426,18 +523,19 @@ def sparse_l1_autoencoder(
     The penalty is `l1 * sum_j |h_j|` per example.
 
     Args:
-        l1: Weight of the penalty (per example), > 0. Defaults to 1e-4.
-        **kwargs: as for `ae/dense` (`dropout` before the code, for instance).
+        l1: Weight of the penalty (per example), a finite number > 0. Defaults to 1e-4.
+        **kwargs: as for `ae/dense` (`dropout` before the code, for instance) except
+            `code_regularizer` and `contraction`, which would replace the L1 penalty.
     """
-    if not l1 > 0:
-        raise ValueError(f"l1 must be > 0. Received: l1={l1}")
+    l1 = check_float("l1", l1, low=0, low_open=True)
+    options = _options("ae/sparse_l1", kwargs)
     return _dense_autoencoder(
         name,
         input_shape,
         code_size=code_size,
         code_regularizer=keras.regularizers.L1(l1),
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -455,10 +553,15 @@ def sparse_kl_autoencoder(
 
     Args:
         target: The target mean activation rho, in (0, 1). Defaults to 0.05.
-        sparsity_weight: The penalty's weight beta. Defaults to 0.003: about the usual
-            beta = 3 for a reconstruction loss averaged (not summed) over 784 pixels.
-        **kwargs: as for `ae/dense`.
+        sparsity_weight: The penalty's weight beta, a finite number >= 0. Defaults to
+            0.003: about the usual beta = 3 for a reconstruction loss averaged (not
+            summed) over 784 pixels.
+        **kwargs: as for `ae/dense` except `code_activation` (the code is sigmoid),
+            `code_regularizer` and `contraction` (which would replace the KL penalty).
     """
+    target = check_float("target", target, low=0, high=1, low_open=True, high_open=True)
+    sparsity_weight = check_float("sparsity_weight", sparsity_weight, low=0)
+    options = _options("ae/sparse_kl", kwargs)
     return _dense_autoencoder(
         name,
         input_shape,
@@ -466,7 +569,7 @@ def sparse_kl_autoencoder(
         code_activation="sigmoid",
         code_regularizer=KLSparsity(target, sparsity_weight),
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -489,12 +592,16 @@ def ksparse_autoencoder(
     `zoo.layers.KSparseSchedule` lowers k during training.
 
     Args:
-        k: Units kept per example in training. Defaults to 25.
-        alpha: Inference keeps `alpha * k` units. Defaults to 1.0.
+        k: Units kept per example in training, 1 to `code_size`. Defaults to 25.
+        alpha: Inference keeps `alpha * k` units (at most `code_size`); a finite number
+            >= 1. Defaults to 1.0.
         tied: Tie the decoder to the encoder. Defaults to True.
         output_activation: Defaults to "linear", as in the paper.
-        **kwargs: as for `ae/dense`.
+        **kwargs: as for `ae/dense` except `code_activation` (the code is linear) and
+            `contraction`.
     """
+    k = check_int("k", k, low=1)  # and at most code_size, checked with it
+    options = _options("ae/ksparse", kwargs, k=k)
     return _dense_autoencoder(
         name,
         input_shape,
@@ -505,7 +612,7 @@ def ksparse_autoencoder(
         tied=tied,
         output_activation=output_activation,
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -527,11 +634,15 @@ def contractive_autoencoder(
     as in the paper.
 
     Args:
-        contraction: The penalty's weight lambda, >= 0. Defaults to 0.001 (for a
-            reconstruction loss averaged over pixels; 0.01 over-contracts MNIST codes).
+        contraction: The penalty's weight lambda, a finite number >= 0. Defaults to 0.001
+            (for a reconstruction loss averaged over pixels; 0.01 over-contracts MNIST
+            codes).
         tied: Tie the decoder to the encoder. Defaults to True.
-        **kwargs: as for `ae/dense` (except `hidden`).
+        **kwargs: as for `ae/dense` except `hidden`, `code_activation` (the code is one
+            sigmoid layer) and `code_regularizer`.
     """
+    contraction = check_float("contraction", contraction, low=0)
+    options = _options("ae/contractive", kwargs, contraction=contraction)
     return _dense_autoencoder(
         name,
         input_shape,
@@ -539,7 +650,7 @@ def contractive_autoencoder(
         contraction=contraction,
         tied=tied,
         weights=weights,
-        **kwargs,
+        **options,
     )
 
 
@@ -551,10 +662,12 @@ def tied_autoencoder(input_shape=(28, 28, 1), code_size=32, weights=None, name="
     save and load.
 
     Args:
-        **kwargs: as for `ae/dense` (`hidden` for a deep tied autoencoder).
+        **kwargs: as for `ae/dense` (`hidden` for a deep tied autoencoder) except `tied`
+            (always True here).
     """
+    options = _options("ae/tied", kwargs)
     return _dense_autoencoder(
-        name, input_shape, code_size=code_size, tied=True, weights=weights, **kwargs
+        name, input_shape, code_size=code_size, tied=True, weights=weights, **options
     )
 
 
@@ -595,7 +708,8 @@ def greedy_pretrain(
         A list with the `History` of each layer, bottom first.
     """
     pairs = _layer_pairs(model)
-    _check_int("epochs", epochs)
+    check_int("epochs", epochs, low=1)
+    check_int("batch_size", batch_size, low=1)
     histories = []
     features = x
     for i, (enc, dec) in enumerate(pairs, start=1):
@@ -657,7 +771,7 @@ def encoder_classifier(
 
     Args:
         autoencoder: An `Autoencoder`.
-        classes: Number of classes, >= 2. Defaults to 10.
+        classes: Number of classes, 2 to 65,536. Defaults to 10.
         trainable: Whether the encoder trains with the head. Defaults to True.
         classifier_activation: Defaults to "softmax".
         name: Defaults to `<autoencoder name>_classifier`.
@@ -665,9 +779,15 @@ def encoder_classifier(
     Returns:
         An uncompiled `keras.Model` with the autoencoder's input shape.
     """
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2. Received: classes={classes!r}")
-    name = name or f"{autoencoder.name}_classifier"
+    if not isinstance(autoencoder, Autoencoder):
+        raise TypeError(
+            "autoencoder must be a zoo Autoencoder. "
+            f"Received: autoencoder={type(autoencoder).__name__}"
+        )
+    classes = check_int("classes", classes, low=2, high=MAX_UNITS)
+    trainable = check_bool("trainable", trainable)
+    check_activation("classifier_activation", classifier_activation, allow_none=True)
+    name = check_name("name", name or f"{autoencoder.name}_classifier")
     encoder = autoencoder.encoder
     encoder.trainable = trainable
     inputs = keras.Input(shape=encoder.input_shape[1:], name=f"{name}_input")
