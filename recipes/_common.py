@@ -21,6 +21,7 @@ A recipe reads:
 
 import argparse
 import os
+import shlex
 import sys
 
 from zoo import _checks, data, training
@@ -54,6 +55,13 @@ class Options(argparse.Namespace):
     def as_dict(self):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    def command_line(self):
+        return getattr(self, "_command", None)
+
+    def export_metadata(self):
+        """What an export records about the run: the dataset and the command line."""
+        return {"dataset": getattr(self, "dataset", None), "command": self.command_line()}
+
 
 def make_parser(name, description):
     """A recipe's parser: `zoo run NAME` as its program name, defaults shown in `--help`,
@@ -68,8 +76,12 @@ def make_parser(name, description):
 
 
 def parse(parser, argv=None):
-    """`parser.parse_args(argv)` as read-only `Options`."""
-    return parser.parse_args(argv, namespace=Options())._freeze()
+    """`parser.parse_args(argv)` as read-only `Options`; `options.command_line()` is the
+    command that gave them (recorded in exports)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = parser.parse_args(argv, namespace=Options())
+    object.__setattr__(options, "_command", " ".join([parser.prog, shlex.join(argv)]).strip())
+    return options._freeze()
 
 
 def debugging(argv=()):
@@ -184,11 +196,11 @@ def add_training_args(
     lr_schedule="cosine",
     patience=10,
     export_dir="saved_models",
-    export_name="the model's name",
+    export_name_help="the model's name, then _<dataset> unless mnist",
 ):
     """The options every training recipe has, with the recipe's own defaults; the
     recipe turns them into a `zoo.training.TrainConfig` with `training_config`.
-    `export_name` describes the default export name in `--help`."""
+    `export_name_help` describes the default export name in `--help`."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help="maximum epochs")
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help="batch size")
@@ -238,7 +250,9 @@ def add_training_args(
     group.add_argument("--tensorboard", action="store_true", help="also log for TensorBoard")
     group.add_argument("--export-dir", default=export_dir, help="SavedModel serving root")
     group.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
-    group.add_argument("--export-name", default=None, help=f"export name (default: {export_name})")
+    group.add_argument(
+        "--export-name", default=None, help=f"export name (default: {export_name_help})"
+    )
     return group
 
 
@@ -264,6 +278,17 @@ def training_config(options, **changes):
     if hasattr(options, "no_export"):
         values["export"] = not options.no_export
     return training.TrainConfig(**{**values, **changes})
+
+
+CANONICAL_DATASET = "mnist"  # the dataset an export name may leave out
+
+
+def export_name(model, dataset):
+    """A recipe's default export name: the model's name, then `_<dataset>` unless the
+    dataset is MNIST (`lenet5`, `lenet5_digits`, `ae_conv_fashion_mnist`), so that runs
+    on other datasets never become versions of the MNIST model. `--export-name` replaces
+    it."""
+    return model if dataset == CANONICAL_DATASET else f"{model}_{dataset}"
 
 
 def smoke_limit(config):
@@ -366,26 +391,35 @@ def lenet5_model(options, config, info):
 
 def train_lenet5(recipe, options, config):
     """The whole LeNet-5 run. Returns `(model, info, metrics, run_dir, export_path)`."""
-    run_dir = training.start_run(recipe, config, options.as_dict())
-    train, val, test, info = lenet5_data(options, config)
-    model = lenet5_model(options, config, info)
-    model.fit(
-        train,
-        validation_data=val,
-        epochs=config.fit_epochs,
-        shuffle=False,  # the pipeline reshuffles every epoch
-        callbacks=training.make_callbacks(run_dir, config),
-        verbose=config.fit_verbose,
-    )
-    test_loss, test_accuracy = model.evaluate(test, verbose=0)
-    metrics = {
-        "test_loss": test_loss,
-        "test_accuracy": test_accuracy,
-        "test_error_percent": 100.0 * (1.0 - test_accuracy),
-        "epochs": training.epochs_run(run_dir),
-    }
-    export_path = training.export_run(config, model, info, metrics, options.model)
-    training.finish_run(run_dir, metrics)
+    with training.run(recipe, config, options.as_dict()) as run_dir:
+        train, val, test, info = lenet5_data(options, config)
+        model = lenet5_model(options, config, info)
+        model.fit(
+            train,
+            validation_data=val,
+            epochs=config.fit_epochs,
+            shuffle=False,  # the pipeline reshuffles every epoch
+            callbacks=training.make_callbacks(run_dir, config),
+            verbose=config.fit_verbose,
+        )
+        training.check_converged(config, run_dir, model)
+        test_loss, test_accuracy = model.evaluate(test, verbose=0)
+        metrics = {
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "test_error_percent": 100.0 * (1.0 - test_accuracy),
+            "epochs": training.epochs_run(run_dir),
+        }
+        export_path = training.export_run(
+            config,
+            run_dir,
+            model,
+            info,
+            metrics,
+            export_name(options.model, options.dataset),
+            options.export_metadata(),
+        )
+        training.finish_run(run_dir, metrics)
     return model, info, metrics, run_dir, export_path
 
 
@@ -542,6 +576,7 @@ def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
         callbacks=training.make_callbacks(run_dir, config, extra=extra, start_from_epoch=ramp),
         verbose=config.fit_verbose,
     )
+    training.check_converged(config, run_dir, model)
 
 
 def evaluate_autoencoder(options, model, train_ds, test_ds):
@@ -591,11 +626,10 @@ def autoencoder_figures(model, info, arrays, run_dir, n=10):
     plots.plot_histogram(arrays["codes"], run_dir / "code_histogram.png", xlabel="code activation")
 
 
-def run_autoencoder(recipe, options, config):
-    """Data, model, training, evaluation and figures. Returns `(model, info, metrics,
-    arrays, run_dir)`; `arrays` holds the test images, labels, codes and errors, and the
-    `(train, validation, test)` pipelines under "splits"."""
-    run_dir = training.start_run(recipe, config, options.as_dict())
+def run_autoencoder(options, config, run_dir):
+    """Data, model, training, evaluation and figures, in the run folder. Returns `(model,
+    info, metrics, arrays)`; `arrays` holds the test images, labels, codes and errors, and
+    the `(train, validation, test)` pipelines under "splits"."""
     train_ds, val_ds, test_ds, info = data.load_splits(
         options.dataset,
         options.validation_percent,
@@ -611,7 +645,7 @@ def run_autoencoder(recipe, options, config):
     metrics["epochs"] = training.epochs_run(run_dir)
     autoencoder_figures(model, info, arrays, run_dir)
     arrays["splits"] = (train_ds, val_ds, test_ds)
-    return model, info, metrics, arrays, run_dir
+    return model, info, metrics, arrays
 
 
 # --- RBM runs (rbm, dbn) ---------------------------------------------------------------
@@ -732,10 +766,11 @@ def _rbm_callbacks(options, config, history_file):
     return [*callbacks, keras.callbacks.CSVLogger(str(history_file))]
 
 
-def train_rbms(options, config, stack, run_dir, x_train, x_val):
+def train_rbms(options, config, stack, run_dir, x_train, x_val, rate_option="--learning-rate"):
     """Greedy training of every RBM of `stack` for `config.epochs` with the configured
     optimizer, the momentum schedule and the callbacks; RBM i logs to `history.csv`
-    (one RBM) or `pretrain_rbm<i>.csv`."""
+    (one RBM) or `pretrain_rbm<i>.csv`. `rate_option` is the option of the learning rate
+    that a divergence error names."""
     from zoo.models.rbm import pretrain
 
     def optimizer():
@@ -746,7 +781,7 @@ def train_rbms(options, config, stack, run_dir, x_train, x_val):
         schedule = _rbm_optimizer_and_schedule(options, config)[1]
         return [*schedule, *_rbm_callbacks(options, config, run_dir / name)]
 
-    return pretrain(
+    histories = pretrain(
         stack,
         x_train,
         epochs=config.fit_epochs,
@@ -756,3 +791,5 @@ def train_rbms(options, config, stack, run_dir, x_train, x_val):
         callbacks=callbacks,
         verbose=config.fit_verbose,
     )
+    training.check_converged(config, run_dir, stack, rate_option=rate_option)
+    return histories

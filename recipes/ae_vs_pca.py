@@ -21,6 +21,7 @@ from ._common import (
     add_data_args,
     add_training_args,
     command,
+    export_name,
     make_parser,
     parse,
     run_autoencoder,
@@ -32,17 +33,20 @@ def build_parser():
     parser = make_parser("ae_vs_pca", __doc__)
     add_data_args(parser, dataset="mnist")
     add_autoencoder_args(parser)
-    add_training_args(parser, epochs=20, batch_size=128, learning_rate=1e-3)
-    parser.set_defaults(
-        variant="deep", code_size=32, loss="mse", probe_examples=-1, export_name="ae_vs_pca"
+    add_training_args(
+        parser,
+        epochs=20,
+        batch_size=128,
+        learning_rate=1e-3,
+        export_name_help="ae_vs_pca, then _<dataset> unless mnist",
     )
+    parser.set_defaults(variant="deep", code_size=32, loss="mse", probe_examples=-1)
     return parser
 
 
-def main(argv=None):
-    options = parse(build_parser(), argv)
-    config = training_config(options)
-    model, info, metrics, arrays, run_dir = run_autoencoder("ae_vs_pca", options, config)
+def run(options, config, run_dir):
+    """Train the autoencoder, fit PCA at the same k, compare, export; returns the metrics."""
+    model, info, metrics, arrays = run_autoencoder(options, config, run_dir)
 
     # --- PCA with the same k, fitted on the same training images -----------------------
     x_train, _ = data.as_numpy(arrays["splits"][0])
@@ -67,11 +71,23 @@ def main(argv=None):
         n=n,
         title=f"test MSE: autoencoder {metrics['ae_test_mse']:.4f}, PCA {pca['mse']:.4f}",
     )
-    training.export_run(config, model, info, metrics, "ae_vs_pca")
+    metadata = options.export_metadata()
+    name = export_name("ae_vs_pca", options.dataset)
+    training.export_run(config, run_dir, model, info, metrics, name, metadata)
     training.finish_run(run_dir, metrics)
+    return metrics
+
+
+def main(argv=None):
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    with training.run("ae_vs_pca", config, options.as_dict()) as run_dir:
+        metrics = run(options, config, run_dir)
+    k = metrics["code_size"]
     print(
-        f"k={k}: autoencoder test MSE {metrics['ae_test_mse']:.5f}, PCA {pca['mse']:.5f} "
-        f"(PCA explains {100 * pca['explained_variance']:.1f}% of the variance)  "
+        f"k={k}: autoencoder test MSE {metrics['ae_test_mse']:.5f}, "
+        f"PCA {metrics['pca_test_mse']:.5f} "
+        f"(PCA explains {100 * metrics['pca_explained_variance']:.1f}% of the variance)  "
         f"run folder: {run_dir}"
     )
     return metrics

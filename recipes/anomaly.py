@@ -52,16 +52,15 @@ def build_parser():
         help="threshold: this quantile of the training images' errors",
     )
     add_training_args(
-        parser, epochs=10, batch_size=128, learning_rate=1e-3, export_name="anomaly_<dataset>"
+        parser, epochs=10, batch_size=128, learning_rate=1e-3, export_name_help="anomaly_<dataset>"
     )
     parser.set_defaults(variant="conv", probe_examples=-1)
     return parser
 
 
-def main(argv=None):
-    options = parse(build_parser(), argv)
-    config = training_config(options)
-    model, info, metrics, arrays, run_dir = run_autoencoder("anomaly", options, config)
+def run(options, config, run_dir):
+    """Train, threshold, score inliers against outliers, export; returns the metrics."""
+    model, info, metrics, arrays = run_autoencoder(options, config, run_dir)
 
     # --- threshold on the training errors, then inliers against outliers ----------------
     x_train, _ = data.as_numpy(arrays["splits"][0])
@@ -97,8 +96,19 @@ def main(argv=None):
         xlabel="reconstruction MSE",
         title=f"ROC AUC {report['roc_auc']:.3f}",
     )
-    training.export_run(config, model, info, metrics, f"anomaly_{options.dataset}")
+    metadata = {**options.export_metadata(), "threshold": threshold}
+    name = f"anomaly_{options.dataset}"
+    training.export_run(config, run_dir, model, info, metrics, name, metadata)
     training.finish_run(run_dir, metrics)
+    return metrics
+
+
+def main(argv=None):
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    with training.run("anomaly", config, options.as_dict()) as run_dir:
+        metrics = run(options, config, run_dir)
+    report = {key.removeprefix("anomaly_"): value for key, value in metrics.items()}
     print(
         f"{options.dataset} vs {options.outliers}: ROC AUC {report['roc_auc']:.4f}, "
         f"precision {report['precision']:.3f} and recall {report['recall']:.3f} at the "

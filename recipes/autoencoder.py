@@ -32,6 +32,7 @@ from ._common import (
     add_data_args,
     add_training_args,
     command,
+    export_name,
     make_parser,
     non_negative_int,
     parse,
@@ -52,7 +53,11 @@ def build_parser():
         "epochs and report its test error (pretraining, then fine-tuning)",
     )
     add_training_args(
-        parser, epochs=20, batch_size=128, learning_rate=1e-3, export_name="ae_<variant>"
+        parser,
+        epochs=20,
+        batch_size=128,
+        learning_rate=1e-3,
+        export_name_help="ae_<variant>, then _<dataset> unless mnist",
     )
     return parser
 
@@ -83,14 +88,23 @@ def finetune(options, config, model, info, train_ds, val_ds, test_ds):
     }
 
 
-def main(argv=None):
-    options = parse(build_parser(), argv)
-    config = training_config(options)
-    model, info, metrics, arrays, run_dir = run_autoencoder("autoencoder", options, config)
-    training.export_run(config, model, info, metrics, f"ae_{options.variant}")
+def run(options, config, run_dir):
+    """Train, evaluate, export and (when asked) fine-tune; returns the metrics."""
+    model, info, metrics, arrays = run_autoencoder(options, config, run_dir)
+    name = export_name(f"ae_{options.variant}", options.dataset)
+    metadata = options.export_metadata()
+    training.export_run(config, run_dir, model, info, metrics, name, metadata)
     if options.finetune_epochs > 0:
         metrics.update(finetune(options, config, model, info, *arrays["splits"]))
     training.finish_run(run_dir, metrics)
+    return metrics
+
+
+def main(argv=None):
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    with training.run("autoencoder", config, options.as_dict()) as run_dir:
+        metrics = run(options, config, run_dir)
     summary = f"test reconstruction MSE {metrics['test_reconstruction_mse']:.5f}"
     if "probe_accuracy" in metrics:
         summary += f", linear probe accuracy {100 * metrics['probe_accuracy']:.2f}%"

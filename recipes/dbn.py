@@ -45,6 +45,7 @@ from ._common import (
     add_rbm_data_args,
     add_training_args,
     command,
+    export_name,
     fraction,
     int_type,
     make_parser,
@@ -108,7 +109,7 @@ def build_parser():
         learning_rate=0.1,
         optimizer="sgd",
         patience=15,
-        export_name="dbn_classifier",
+        export_name_help="dbn_classifier, then _<dataset> unless mnist",
     )
     parser.set_defaults(mean_field_visible=True)
     return parser
@@ -124,7 +125,7 @@ def pretrain_stack(options, config, stack, run_dir, x_train, x_val):
         lr_schedule="none",
         epochs=options.pretrain_epochs,
     )
-    train_rbms(options, cd, stack, run_dir, x_train, x_val)
+    train_rbms(options, cd, stack, run_dir, x_train, x_val, "--pretrain-learning-rate")
     logs = {}
     for i in range(1, len(stack.rbms) + 1):
         history = training.read_history(run_dir / f"pretrain_rbm{i}.csv")
@@ -153,6 +154,7 @@ def finetune(config, classifier, run_dir, splits):
         callbacks=training.make_callbacks(run_dir, config),
         verbose=config.fit_verbose,
     )
+    training.check_converged(config, run_dir, classifier)
 
 
 def describe_pretrained(options, stack, info, splits, run_dir):
@@ -176,10 +178,8 @@ def describe_pretrained(options, stack, info, splits, run_dir):
     return {"probe_accuracy": probe["accuracy"], "probe_error_percent": probe["error_percent"]}
 
 
-def main(argv=None):
-    options = parse(build_parser(), argv)
-    config = training_config(options)
-    run_dir = training.start_run("dbn", config, options.as_dict())
+def run(options, config, run_dir):
+    """Pretrain (or load), fine-tune, evaluate and export the classifier; the metrics."""
     splits, info = rbm_data(options, config)
     (x_train, _), (x_val, _), (x_test, y_test) = splits
     stack = zoo.create_model(
@@ -208,8 +208,17 @@ def main(argv=None):
         test_error_percent=100.0 * (1.0 - float(accuracy)),
         epochs=training.epochs_run(run_dir),
     )
-    training.export_run(config, classifier, info, metrics, classifier.name)
+    name = export_name(classifier.name, options.dataset)
+    training.export_run(config, run_dir, classifier, info, metrics, name, options.export_metadata())
     training.finish_run(run_dir, metrics)
+    return metrics
+
+
+def main(argv=None):
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    with training.run("dbn", config, options.as_dict()) as run_dir:
+        metrics = run(options, config, run_dir)
     print(
         f"test error {metrics['test_error_percent']:.2f}% "
         f"({'pretrained' if metrics['pretrained'] else 'from scratch'})  run folder: {run_dir}"

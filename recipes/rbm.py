@@ -46,6 +46,7 @@ from ._common import (
     add_rbm_data_args,
     add_training_args,
     command,
+    export_name,
     int_type,
     make_parser,
     parse,
@@ -147,10 +148,8 @@ def build_model(options, info):
     )
 
 
-def main(argv=None):
-    options = parse(build_parser(), argv)
-    config = training_config(options)
-    run_dir = training.start_run("rbm", config, options.as_dict())
+def run(options, config, run_dir):
+    """Train, measure, draw, save and export the RBM; returns the metrics."""
     splits, info = rbm_data(options, config)
     (x_train, _), (x_val, _), (x_test, _) = splits
     stack = build_model(options, info)
@@ -159,8 +158,17 @@ def main(argv=None):
     metrics["epochs"] = training.epochs_run(run_dir)
     write_figures(stack, info, x_test, run_dir)
     stack.save(run_dir / MODEL_FILE)
-    training.export_run(config, stack, info, metrics, stack.name)
+    name = export_name(stack.name, options.dataset)
+    training.export_run(config, run_dir, stack, info, metrics, name, options.export_metadata())
     training.finish_run(run_dir, metrics)
+    return metrics
+
+
+def main(argv=None):
+    options = parse(build_parser(), argv)
+    config = training_config(options)
+    with training.run("rbm", config, options.as_dict()) as run_dir:
+        metrics = run(options, config, run_dir)
     summary = f"test reconstruction error {metrics['test_reconstruction_error']:.4f}"
     if "test_pseudo_log_likelihood" in metrics:
         summary += f", pseudo-log-likelihood {metrics['test_pseudo_log_likelihood']:.2f}"

@@ -22,6 +22,7 @@ side by side and `learning_curves.png` draws them in one figure.
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -139,7 +140,7 @@ def build_parser():
         learning_rate=1e-3,
         lr_schedule="none",
         patience=5,
-        export_name="transfer_<base>",
+        export_name_help="transfer_<base>_<data folder>",
     )
     return parser
 
@@ -198,6 +199,12 @@ def _data_root(options):
         f"--data must name an image folder (or set ${data.DATA_DIR_ENV} to a folder holding "
         f"{DEFAULT_DATA}/). Received: --data=None"
     )
+
+
+def _data_name(options):
+    """The image folder's name for export names (`hymenoptera_data`), safe for them."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", _data_root(options).resolve().name).strip("._-")
+    return name or "images"
 
 
 def _split_folders(root):
@@ -286,6 +293,8 @@ def train_mode(options, config, splits, mode, run_dir):
         )
         history = fit.history
     seconds = time.perf_counter() - start
+    option = "--learning-rate" if mode == "minimum" else "--fine-tune-learning-rate"
+    training.check_converged(mode_config, run_dir / mode, model, rate_option=option)
     row = {
         "epochs": len(history["loss"]),
         "training_accuracy": model.evaluate(splits.train_eval, verbose=0)[1],
@@ -356,9 +365,8 @@ def format_table(rows):
 # --- the run ---------------------------------------------------------------------------
 
 
-def run(options, config, recipe="transfer"):
-    """The whole run. Returns `(best_model, splits, metrics, run_dir)`."""
-    run_dir = training.start_run(recipe, config, options.as_dict())
+def run(options, config, run_dir):
+    """The whole run in `run_dir`. Returns `(best_model, splits, metrics)`."""
     splits = load_data(options, config)
     modes = MODES if options.mode == "all" else (options.mode,)
     rows, histories, models = {}, {}, {}
@@ -376,12 +384,17 @@ def run(options, config, recipe="transfer"):
         "class_names": list(splits.info.class_names),
     }
     _write_histories(run_dir, histories)
-    name = f"transfer_{options.base}"
-    path = training.export_run(config, models[best], splits.info, metrics, name)
+    name = f"transfer_{options.base}_{_data_name(options)}"
+    metadata = {**options.export_metadata(), "dataset": str(_data_root(options))}
+    # The best mode's folder: its history.csv is that model's (the run folder's holds every
+    # mode's columns, padded).
+    path = training.export_run(
+        config, run_dir / best, models[best], splits.info, metrics, name, metadata
+    )
     if path is not None and options.tflite:
         metrics["tflite"] = export_tflite(models[best], splits, path)
     training.write_json(run_dir / training.METRICS_FILE, metrics)
-    return models[best], splits, metrics, run_dir
+    return models[best], splits, metrics
 
 
 def export_tflite(model, splits, saved_model_path):
@@ -422,7 +435,9 @@ def _write_histories(run_dir, histories):
 
 def main(argv=None):
     options = parse(build_parser(), argv)
-    _, _, metrics, run_dir = run(options, training_config(options))
+    config = training_config(options)
+    with training.run("transfer", config, options.as_dict()) as run_dir:
+        _, _, metrics = run(options, config, run_dir)
     print(format_table(metrics["rows"]))
     print(f"best: {metrics['best_mode']}  run folder: {run_dir}")
     if "export_path" in metrics:

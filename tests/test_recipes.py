@@ -1,6 +1,7 @@
 """Every recipe runs with --smoke; the quickstart runs for real."""
 
 import importlib
+import json
 
 import numpy as np
 import pytest
@@ -26,14 +27,56 @@ SMOKE_OPTIONS = {"dbn": ["--hidden", "64", "32"]}
 
 @pytest.mark.parametrize("name", recipe_names())
 def test_smoke(name, in_tmp, mnist_files):
-    metrics = importlib.import_module(f"recipes.{name}").main(
-        ["--smoke", *SMOKE_OPTIONS.get(name, [])]
-    )
+    argv = ["--smoke", *SMOKE_OPTIONS.get(name, [])]
+    metrics = importlib.import_module(f"recipes.{name}").main(argv)
     runs = list((in_tmp / "runs").glob("*/*"))
     assert len(runs) == 1
     for file in RUN_FILES:
         assert (runs[0] / file).is_file(), file
-    assert (in_tmp / metrics["export_path"] / "saved_model.pb").is_file()
+    # A smoke run never writes to the served root: its export is inside its run folder.
+    assert not (in_tmp / "saved_models").exists()
+    export = in_tmp / metrics["export_path"]
+    assert (export / "saved_model.pb").is_file() and runs[0] in export.parents
+    recorded = read_metadata(export)
+    assert recorded["command"] == " ".join([f"zoo run {name}", *argv])
+    assert recorded["smoke"] is True and recorded["dataset"]
+
+
+DIVERGING = {  # recipe options under which training reaches NaN or inf in its first epoch
+    "lenet5": (["--model", "lenet5_modern", "--learning-rate", "1e10"], "--learning-rate"),
+    "autoencoder": (["--variant", "ksparse", "--learning-rate", "1e10"], "--learning-rate"),
+    "rbm": (["--learning-rate", "1e30"], "--learning-rate"),
+    "dbn": (
+        ["--hidden", "16", "8", "--pretrain-learning-rate", "1e30"],
+        "--pretrain-learning-rate",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGING))
+def test_a_diverged_run_exits_non_zero_exports_nothing_and_records_why(name, in_tmp, capsys):
+    options, rate_option = DIVERGING[name]
+    recipe = importlib.import_module(f"recipes.{name}")
+    argv = ["--smoke", "--dataset", "digits", "--optimizer", "sgd", "--output-dir", "run"]
+    assert recipe.cli([*argv, *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"zoo run {name}: error: training diverged at epoch 1 (" in err[0]
+    assert f"nothing is exported. Lower the learning rate ({rate_option} 1e+" in err[0]
+    assert not (in_tmp / "saved_models").exists() and not (in_tmp / "run" / "saved_models").exists()
+    failure = json.loads((in_tmp / "run" / training.FAILURE_FILE).read_text())
+    assert failure["error"] == "ValueError" and "diverged" in failure["message"]
+
+
+def test_a_run_that_fails_before_its_first_epoch_leaves_no_folder(in_tmp, capsys):
+    from recipes import lenet5
+
+    argv = ["--smoke", "--dataset", "digits", "--model", "lenet5", "--dropout", "0.3"]
+    assert lenet5.cli([*argv, "--output-dir", "run"]) == 2
+    assert lenet5.cli(argv) == 2
+    assert not (in_tmp / "run").exists() and not list((in_tmp / "runs").glob("*/*"))
+    # the same folder is free for the corrected command
+    lenet5.main([*argv[:-2], "--no-export", "--output-dir", "run"])
+    assert (in_tmp / "run" / training.METRICS_FILE).is_file()
 
 
 def test_a_second_run_in_the_same_folder_is_refused(in_tmp):

@@ -19,11 +19,15 @@ holds a run is never reused unless `resume=True`, which continues an interrupted
 from its `backup/` (Keras' `BackupAndRestore`).
 """
 
+import contextlib
 import csv
 import dataclasses
 import datetime
 import json
+import math
+import os
 import pathlib
+import shutil
 import sys
 
 import keras
@@ -38,6 +42,7 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "learning_curves.png"
 CHECKPOINT_FILE = "best.keras"
+FAILURE_FILE = "failure.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +154,64 @@ def start_run(recipe, config, options=None):
     return run_dir
 
 
+@contextlib.contextmanager
+def run(recipe, config, options=None):
+    """`start_run` as a context: the block runs in the run folder, and a failure inside it
+    leaves no bare folder behind. A run that fails before its first epoch is logged
+    (nothing in the folder but `config.json`) has its folder removed; a later failure is
+    recorded in `failure.json` (the error and its message) beside what the run wrote.
+
+    Example:
+
+        with training.run("lenet5", config, {"dataset": "mnist"}) as run_dir:
+            ...
+    """
+    run_dir = start_run(recipe, config, options)
+    created = set(os.listdir(run_dir)) == {CONFIG_FILE} and not config.resume
+    try:
+        yield run_dir
+    except BaseException as error:
+        if created and set(os.listdir(run_dir)) == {CONFIG_FILE}:
+            shutil.rmtree(run_dir)  # nothing to keep: as if the run had not started
+        else:
+            write_json(
+                run_dir / FAILURE_FILE,
+                {
+                    "error": type(error).__name__,
+                    "message": str(error),
+                    "time": datetime.datetime.now().isoformat(timespec="seconds"),
+                },
+            )
+        raise
+
+
+def check_converged(config, run_dir, model=None, *, rate_option="--learning-rate"):
+    """Raises `ValueError` if the run diverged: a non-finite value in the last row of any
+    of the run folder's CSV logs (`history.csv`, per-RBM logs) or, given `model`, in its
+    weights. The message names the epoch where the values first stopped being finite and
+    the option to change (`rate_option`, the command-line option of
+    `config.learning_rate`); recipes call this before they evaluate or export."""
+    for log in sorted(pathlib.Path(run_dir).glob("*.csv")):
+        history = read_history(log)
+        if not history:
+            continue
+        rows = len(next(iter(history.values())))
+        bad = [k for k, values in history.items() if not math.isfinite(values[-1])]
+        if bad:
+            first = min(
+                i for i in range(rows) if not all(math.isfinite(v[i]) for v in history.values())
+            )
+            raise ValueError(
+                f"training diverged at epoch {first + 1} ({log.name}: "
+                f"{', '.join(f'{k}={history[k][first]}' for k in bad)}); nothing is exported. "
+                f"Lower the learning rate ({rate_option} {config.learning_rate:g})."
+            )
+    if model is not None:
+        from zoo.export import check_finite_weights
+
+        check_finite_weights(model)
+
+
 def make_run_dir(recipe, output_dir=None, *, resume=False, base=RUNS_DIR):
     """A fresh folder for a run; never one that already holds a run, unless `resume`."""
     if output_dir is None:
@@ -250,20 +313,29 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     return [*callbacks, *extra]
 
 
-def export_run(config, model, info, metrics, name):
+def export_run(config, run_dir, model, info, metrics, name, metadata=None):
     """Exports `model` for serving unless `config.export` is False; records `export_path`
-    in `metrics`. `config.export_name`, when set, replaces `name`. Returns the path or None."""
+    in `metrics`. Returns the path or None.
+
+    `config.export_name`, when set, replaces `name`. A run that diverged
+    (`check_converged`) is refused with `ValueError`. A smoke run never writes to the
+    serving root: its export goes to `<run folder>/saved_models/`. `metadata` (the
+    dataset, the command line) is recorded in the export's `metadata.json`.
+    """
     from zoo.export import export
 
     _check_config(config)
     if not config.export:
         return None
+    check_converged(config, run_dir, model)
+    base_dir = pathlib.Path(run_dir) / "saved_models" if config.smoke else config.export_dir
     path = export(
         model,
         config.export_name or name,
-        base_dir=config.export_dir,
+        base_dir=base_dir,
         info=info,
         metrics=metrics,
+        metadata={"smoke": config.smoke, **(metadata or {})},
     )
     metrics["export_path"] = str(path)
     return path
