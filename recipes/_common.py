@@ -527,10 +527,12 @@ def autoencoder_model(options, config, info):
         return zoo.create_model(
             f"ae/{options.variant}", input_shape=info.input_shape, seed=config.seed, **kwargs
         )
-    except TypeError as error:  # an option the variant has no use for
-        raise ValueError(
-            f"an option does not apply to --variant {options.variant}: {error}"
-        ) from None
+    except (TypeError, ValueError) as error:  # name the option, as the user wrote it
+        for option, arg in AE_MODEL_OPTIONS.items():
+            if str(error).startswith(f"{arg} "):
+                flag = f"--{option.replace('_', '-')}"
+                raise ValueError(f"{flag}: {error} (--variant {options.variant})") from None
+        raise
 
 
 def reconstruction_loss(model, options):

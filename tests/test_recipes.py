@@ -127,7 +127,7 @@ def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tm
     # an untrained softmax head on the encoder errs on ~88%.
     assert metrics["probe_accuracy"] > 0.5
     assert metrics["finetune_test_error_percent"] < 70.0
-    with pytest.raises(ValueError, match="does not apply to --variant dense.*filters"):
+    with pytest.raises(ValueError, match="--filters: filters does not apply to ae/dense"):
         autoencoder.main([*argv[:-1], "other", "--variant", "dense", "--filters", "8"])
     with pytest.raises(ValueError, match="--loss bce needs.*'linear'"):
         autoencoder.main([*argv[:-1], "third", "--variant", "ksparse", "--loss", "bce"])
