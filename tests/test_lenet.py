@@ -185,29 +185,50 @@ def test_weights_file_is_loaded(tmp_path):
 
 
 _INPUT_SHAPE_MESSAGE = (
-    "input_shape must be (height, width, channels) with height and width at most 32 (smaller "
-    "images are zero-padded to 32x32). Received: input_shape="
+    "input_shape must be (height, width, channels) with height and width in [1, 32] and "
+    "channels in [1, 4096]. Received: input_shape="
 )
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"input_shape": (28, 33, 1)}, _INPUT_SHAPE_MESSAGE + "(28, 33, 1)"),
-        ({"input_shape": (28, 28.0, 1)}, _INPUT_SHAPE_MESSAGE + "(28, 28.0, 1)"),
-        ({"input_shape": (28, 28, 0)}, _INPUT_SHAPE_MESSAGE + "(28, 28, 0)"),
-        ({"classes": 1}, "classes must be an int >= 2. Received: classes=1"),
-        ({"classes": 2.0}, "classes must be an int >= 2. Received: classes=2.0"),
+        ({"input_shape": (28, 33, 1)}, ValueError, _INPUT_SHAPE_MESSAGE + "(28, 33, 1)"),
+        ({"input_shape": (28, 28.0, 1)}, TypeError, _INPUT_SHAPE_MESSAGE + "(28, 28.0, 1)"),
+        ({"input_shape": (28, 28, 0)}, ValueError, _INPUT_SHAPE_MESSAGE + "(28, 28, 0)"),
+        ({"input_shape": (8, 8, 4097)}, ValueError, _INPUT_SHAPE_MESSAGE + "(8, 8, 4097)"),
+        (
+            {"classes": 1},
+            ValueError,
+            "classes must be an int >= 2 and <= 65536. Received: classes=1",
+        ),
+        (
+            {"classes": 2.0},
+            TypeError,
+            "classes must be an int >= 2 and <= 65536. Received: classes=2.0 of type float",
+        ),
+        (
+            {"include_top": 1},
+            TypeError,
+            "include_top must be True or False. Received: include_top=1 of type int",
+        ),
+        (
+            {"include_top": False, "classes": 3},
+            ValueError,
+            "classes does not apply to {name} with include_top=False; it applies to the "
+            "classifier (include_top=True). Received: classes=3",
+        ),
         (
             {"weights": "missing.weights.h5"},
+            ValueError,
             "weights must be None or the path of a weights file saved by this model. "
-            "Received: weights=missing.weights.h5",
+            "Received: weights='missing.weights.h5'",
         ),
     ],
 )
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])
-def test_bad_arguments_are_refused_naming_them(name, kwargs, message):
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+def test_bad_arguments_are_refused_naming_them(name, kwargs, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message.format(name=name))}$"):
         zoo.create_model(name, **kwargs)
 
 

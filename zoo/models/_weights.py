@@ -2,16 +2,25 @@
 
 import os
 
+WANTED = "None or the path of a weights file saved by this model"
+
 
 def check_weights(weights):
-    """Raises `ValueError` unless `weights` is None or the path of an existing file."""
-    if weights is not None and not (
-        isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
-    ):
-        raise ValueError(
-            "weights must be None or the path of a weights file saved by this model. "
-            f"Received: weights={weights}"
+    """Refuses anything but None or the path of an existing file.
+
+    `TypeError` for a value that is not a path (a str or `os.PathLike`), `ValueError` for
+    a path with no file; both name the argument and echo the value.
+    """
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            f"weights must be {WANTED}. Received: weights={weights!r} of type "
+            f"{type(weights).__name__}"
         )
+    if not os.path.isfile(weights):
+        raise ValueError(f"weights must be {WANTED}. Received: weights={weights!r}")
+    return weights
 
 
 def load_weights(model, weights):

@@ -8,6 +8,19 @@ Reference:
 import keras
 from keras import layers
 
+from zoo._checks import (
+    MAX_CHANNELS,
+    MAX_UNITS,
+    check_activation,
+    check_bool,
+    check_choice,
+    check_float,
+    check_image_shape,
+    check_int,
+    check_ints,
+    check_name,
+    not_applicable,
+)
 from zoo.layers import (
     LENET5_C3_TABLE,
     EuclideanRBF,
@@ -23,21 +36,31 @@ LENET_INPUT_SIZE = 32  # the paper's 32x32 input field
 HEADS = ("softmax", "rbf")
 
 
-def _validate(input_shape, classes, weights):
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(isinstance(d, int) and d >= 1 for d in input_shape)
-        or max(input_shape[:2]) > LENET_INPUT_SIZE
-    ):
-        raise ValueError(
-            "input_shape must be (height, width, channels) with height and width at most "
-            f"{LENET_INPUT_SIZE} (smaller images are zero-padded to {LENET_INPUT_SIZE}x"
-            f"{LENET_INPUT_SIZE}). Received: input_shape={input_shape}"
-        )
-    if not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2. Received: classes={classes}")
+def _validate(variant, input_shape, classes, include_top, weights, classifier_activation, name):
+    """Checks the arguments both LeNets take; returns the input shape as a tuple.
+
+    Without the classifier (`include_top=False`) the head's arguments have no use, so
+    any value but their default is refused.
+    """
+    check_name("name", name)
+    input_shape = check_image_shape("input_shape", input_shape, max_side=LENET_INPUT_SIZE)
+    check_bool("include_top", include_top)
+    check_int("classes", classes, low=2, high=MAX_UNITS)
+    check_activation("classifier_activation", classifier_activation, allow_none=True)
     check_weights(weights)
+    if not include_top:
+        _check_no_head(variant, "classes", classes, 10)
+        _check_no_head(variant, "classifier_activation", classifier_activation, "softmax")
+    return input_shape
+
+
+def _check_no_head(variant, arg, value, default):
+    """Refuses a head argument other than its default on a model without the head."""
+    if value != default:
+        raise not_applicable(
+            arg, value, variant=f"{variant} with include_top=False",
+            applies_to="the classifier (include_top=True)",
+        )  # fmt: skip
 
 
 def _padded_input(input_shape, name):
@@ -83,9 +106,11 @@ def lenet5(
     model.
 
     Args:
-        input_shape: `(height, width, channels)`, at most 32x32. Defaults to (28, 28, 1).
-        classes: Number of classes. Defaults to 10.
-        include_top: Whether to add the classifier; if False the output is F6 (84 units).
+        input_shape: `(height, width, channels)`, at most 32x32, at most 4,096 channels.
+            Defaults to (28, 28, 1).
+        classes: Number of classes, 2 to 65,536. Defaults to 10.
+        include_top: Whether to add the classifier; if False the output is F6 (84 units)
+            and `classes`, `head` and `classifier_activation` must keep their defaults.
         weights: None or the path of a weights file of this architecture.
         head: "softmax" (a dense layer) or "rbf" (the paper's Euclidean RBF units with
             fixed +-1 prototypes, probabilities from `softmax(-distance)`).
@@ -101,9 +126,12 @@ def lenet5(
     >>> model.output_shape
     (None, 10)
     """
-    _validate(input_shape, classes, weights)
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
+    input_shape = _validate(
+        "lenet5", input_shape, classes, include_top, weights, classifier_activation, name
+    )
+    check_choice("head", head, HEADS)
+    if not include_top:
+        _check_no_head("lenet5", "head", head, "softmax")
     inputs, x = _padded_input(input_shape, name)
 
     def conv(filters, layer_name, **kwargs):
@@ -148,13 +176,16 @@ def lenet5_modern(
     full connections between maps, He initialisation and a softmax head.
 
     Args:
-        input_shape: `(height, width, channels)`, at most 32x32. Defaults to (28, 28, 1).
-        classes: Number of classes. Defaults to 10.
+        input_shape: `(height, width, channels)`, at most 32x32, at most 4,096 channels.
+            Defaults to (28, 28, 1).
+        classes: Number of classes, 2 to 65,536. Defaults to 10.
         include_top: Whether to add the classifier; if False the output is the last
-            hidden layer.
+            hidden layer and `classes` and `classifier_activation` must keep their
+            defaults.
         weights: None or the path of a weights file of this architecture.
-        filters: Maps of the two conv layers. Defaults to (6, 16).
-        units: Units of the hidden dense layers. Defaults to (120, 84).
+        filters: Maps of the two conv layers, each 1 to 4,096. Defaults to (6, 16).
+        units: Units of the hidden dense layers (one or more), each 1 to 65,536.
+            Defaults to (120, 84).
         batch_norm: Batch normalisation after each conv and dense layer. Defaults to False.
         dropout: Dropout rate after each hidden dense layer, in [0, 1). Defaults to 0.
         classifier_activation: Activation of the output; None returns logits.
@@ -163,13 +194,13 @@ def lenet5_modern(
     Returns:
         An uncompiled `keras.Model`.
     """
-    _validate(input_shape, classes, weights)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
-    if len(filters) != 2 or min(filters) < 1:
-        raise ValueError(f"filters must be two positive ints. Received: filters={filters}")
-    if not units or min(units) < 1:
-        raise ValueError(f"units must be positive ints. Received: units={units}")
+    input_shape = _validate(
+        "lenet5_modern", input_shape, classes, include_top, weights, classifier_activation, name
+    )
+    filters = check_ints("filters", filters, low=1, high=MAX_CHANNELS, min_len=2, max_len=2)
+    units = check_ints("units", units, low=1, high=MAX_UNITS, min_len=1)
+    batch_norm = check_bool("batch_norm", batch_norm)
+    dropout = check_float("dropout", dropout, low=0, high=1, high_open=True)
     inputs, x = _padded_input(input_shape, name)
 
     def normalise_and_activate(x, layer_name):
