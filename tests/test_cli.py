@@ -85,7 +85,7 @@ def test_help_list_and_recipes_import_no_tensorflow():
         "import sys, contextlib, io\n"
         "from zoo import cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    cli.main(['list']); cli.main(['recipes'])\n"
+        "    cli.main(['list']); cli.main(['recipes']); cli.main(['exports', '.'])\n"
         "    try:\n"
         "        cli.main(['--help'])\n"
         "    except SystemExit:\n"
@@ -241,7 +241,7 @@ def test_piped_output_is_one_line_per_epoch(in_tmp, capsys):
     ("name", "defaults"),
     [
         ("quickstart", {"dataset": "digits", "augment": True, "export_name": "lenet5_digits"}),
-        ("ae_vs_pca", {"variant": "deep", "code_size": 32, "export_name": "ae_vs_pca"}),
+        ("ae_vs_pca", {"variant": "deep", "code_size": 32, "loss": "mse"}),
         ("anomaly", {"variant": "conv", "probe_examples": -1, "epochs": 10}),
         ("dbn", {"mean_field_visible": True, "optimizer": "sgd", "hidden": [500, 500, 2000]}),
     ],
@@ -251,3 +251,29 @@ def test_recipes_built_on_shared_options_keep_their_own_defaults(name, defaults)
 
     options = _common.parse(_recipe(name).build_parser(), [])
     assert {key: getattr(options, key) for key in defaults} == defaults
+
+
+def test_exports_lists_complete_versions_with_dataset_metric_and_date(tmp_path, capsys):
+    """`zoo exports` reads the layout without TensorFlow; a version being written is
+    not listed."""
+    import json
+
+    for version, metrics in ((1, {"test_accuracy": 0.9}), (2, {"test_accuracy": 0.95})):
+        folder = tmp_path / "lenet5_digits" / str(version)
+        folder.mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"")
+        metadata = {"dataset": "digits", "metrics": metrics, "created": f"2026-12-0{version}"}
+        (folder / "metadata.json").write_text(json.dumps(metadata))
+    (tmp_path / "lenet5_digits" / "3").mkdir()  # no saved_model.pb: not complete
+    (tmp_path / "lenet5_digits" / ".claim-4").mkdir()  # being written
+    assert cli.main(["exports", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["model", "version", "dataset", "metric", "created"]
+    assert [line.split() for line in lines[1:]] == [
+        ["lenet5_digits", "1", "digits", "test_accuracy", "0.9", "2026-12-01"],
+        ["lenet5_digits", "2", "digits", "test_accuracy", "0.95", "2026-12-02"],
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["exports", str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
+    assert "root must be an export folder" in capsys.readouterr().err

@@ -246,7 +246,7 @@ def test_a_model_with_non_finite_weights_is_not_exported(tmp_path, bad):
 
 def test_a_claimed_version_is_skipped_and_never_served(tmp_path):
     """A version being written elsewhere (its claim exists) is neither reused nor listed."""
-    from zoo.export import versions
+    from zoo.serving.layout import versions
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
     (tmp_path / "m" / ".claim-1").mkdir(parents=True)
@@ -273,7 +273,8 @@ def test_concurrent_exports_get_distinct_complete_versions(tmp_path):
     import subprocess
     import sys
 
-    from zoo.export import load_export, read_metadata, versions
+    from zoo.export import load_export, read_metadata
+    from zoo.serving.layout import versions
 
     writers = 3
     processes = [

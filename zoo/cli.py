@@ -3,6 +3,7 @@
 zoo list [PATTERN] [--markdown]    registered models (glob PATTERN, e.g. "lenet*")
 zoo recipes                        recipes with a one-line description each
 zoo run RECIPE [ARGS...]           run a recipe, e.g. `zoo run quickstart`
+zoo exports [ROOT]                 exported models: versions, dataset, metric, date
 
 `zoo --help`, `zoo list` and `zoo recipes` start without importing TensorFlow. Errors are
 one line and exit with status 2; `--debug` (or `ZOO_DEBUG=1`) shows the traceback.
@@ -61,6 +62,12 @@ def build_parser():
     listing.add_argument("pattern", nargs="?", default="*", help='glob, e.g. "lenet*"')
     listing.add_argument("--markdown", action="store_true", help="the README's model table")
     commands.add_parser("recipes", help="recipes with a one-line description each")
+    exports = commands.add_parser(
+        "exports", help="exported models under ROOT: versions, dataset, metric, date"
+    )
+    exports.add_argument(
+        "root", nargs="?", default="saved_models", help="export root (default: saved_models)"
+    )
     run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
     run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
@@ -78,6 +85,8 @@ def main(argv=None):
         for name in names:
             print(f"{name:<{width}}  {recipe_summary(name)}")
         return 0
+    if args.command == "exports":
+        return print_exports(parser, args.root)
     if args.command == "list":
         from zoo.registry import list_models
 
@@ -97,6 +106,32 @@ def main(argv=None):
     recipe = importlib.import_module(f"{RECIPES_PACKAGE}.{args.recipe}")
     recipe_argv = [*args.args, *(["--debug"] if args.debug else [])]
     return recipe.cli(recipe_argv)
+
+
+def print_exports(parser, root):
+    """`zoo exports`: one line per complete version, as a table."""
+    from zoo.serving.layout import list_exports
+
+    try:
+        rows = list_exports(root)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    if not rows:
+        print(f"no exported model under {root}")
+        return 0
+    table = [("model", "version", "dataset", "metric", "created")]
+    for row in rows:
+        metric = f"{row['metric'][0]} {row['metric'][1]:.4g}" if row["metric"] else "-"
+        dataset = row["dataset"] or "-"
+        if row["smoke"]:
+            dataset += " (smoke)"
+        table.append((row["name"], str(row["version"]), dataset, metric, row["created"] or "-"))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+    return 0
 
 
 if __name__ == "__main__":

@@ -139,17 +139,6 @@ def export(
     return target
 
 
-def versions(root):
-    """The complete versions under a model folder, ascending: numeric folders holding a
-    `saved_model.pb` (claims and staging folders are hidden and never counted)."""
-    root = pathlib.Path(root)
-    if not root.is_dir():
-        return []
-    return sorted(
-        int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()
-    )
-
-
 def _claim_version(root, version, overwrite):
     """Claims a version under `root` for this process: `(version, claim folder)`.
 

@@ -1,0 +1,2 @@
+"""Serving exported models: the export layout (`zoo.serving.layout`), read without
+TensorFlow."""
