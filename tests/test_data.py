@@ -1,5 +1,9 @@
 """The data layer: digits (embedded), tfds offline from local files, image folders."""
 
+import re
+import struct
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -176,3 +180,187 @@ def test_mnist_and_fashion_mnist_prepared_offline_stay_apart(tfds_dir, mnist_fil
     fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
     # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.
     assert fashion_images.mean() > 1.5 * digits_images.mean()
+
+
+# --- image folders under files that break, and oversized images -----------------------
+
+
+def _png(height, width, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    return tf.io.encode_png(pixels).numpy()
+
+
+def _jpeg(height, width, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    return tf.io.encode_jpeg(pixels).numpy()
+
+
+def _small_folder(root):
+    """Two classes of two 6x5 images (30 pixels each): one PNG and one JPEG each."""
+    for label, class_name in enumerate(("cats", "dogs")):
+        (root / class_name).mkdir(parents=True)
+        (root / class_name / "a.png").write_bytes(_png(6, 5, seed=label))
+        (root / class_name / "b.jpg").write_bytes(_jpeg(6, 5, seed=label))
+    return root
+
+
+def _epoch(ds):
+    """One epoch as numpy, and the warnings it raised about skipped files."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x, y = data.as_numpy(ds)
+    return x, y, [str(w.message) for w in caught if "Skipped" in str(w.message)]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_file_deleted_after_the_scan_is_skipped_with_one_warning_naming_it(tmp_path, cache):
+    root = _small_folder(tmp_path)
+    ds = data.from_directory(root, image_size=4, batch_size=3, shuffle=False, cache=cache)
+    gone = root / "cats" / "b.jpg"
+    gone.unlink()
+    x, y, skipped = _epoch(ds)  # the epoch completes with the three other images
+    assert x.shape == (3, 4, 4, 3) and y.tolist() == [0, 1, 1]
+    assert int(ds.cardinality()) == 2  # batches stay countable (Keras warns otherwise)
+    assert len(skipped) == 1 and str(gone) in skipped[0] and "cannot be read" in skipped[0]
+    x, y, skipped = _epoch(ds)  # read again (cache=False) or not: no second warning
+    assert len(x) == 3 and skipped == []
+
+
+@pytest.mark.parametrize(
+    "name, corrupt, reason",
+    [
+        ("b.jpg", lambda path: path.write_bytes(_jpeg(6, 5)[:40]), "no longer has a JPEG"),
+        ("b.jpg", lambda path: path.write_bytes(path.read_bytes()[:-20]), "does not decode"),
+        ("a.png", lambda path: path.write_bytes(path.read_bytes()[:-30]), "does not decode"),
+        ("b.jpg", lambda path: path.write_bytes(b"not an image any more" * 4), "no longer has"),
+        ("a.png", lambda path: path.write_bytes(_png(20, 10)), "now a 10x20 image, above"),
+    ],
+    ids=["truncated-jpeg-header", "truncated-jpeg", "truncated-png", "garbage", "too-large"],
+)
+def test_a_file_broken_between_epochs_is_skipped_once_and_the_others_kept(
+    tmp_path, name, corrupt, reason
+):
+    root = _small_folder(tmp_path)
+    kwargs = {"image_size": 4, "shuffle": False, "cache": False, "max_pixels": 100}
+    ds = data.from_directory(root, **kwargs)
+    before, labels, skipped = _epoch(ds)
+    assert len(before) == 4 and skipped == []
+    broken = root / "dogs" / name
+    corrupt(broken)
+    x, y, skipped = _epoch(ds)
+    kept = [0, 1, 3] if name == "a.png" else [0, 1, 2]  # files in order: cats/a, cats/b, dogs/a
+    np.testing.assert_array_equal(x, before[kept])  # the good images, unchanged
+    np.testing.assert_array_equal(y, labels[kept])
+    assert len(skipped) == 1 and str(broken) in skipped[0] and reason in skipped[0]
+    assert _epoch(ds)[2] == []  # still broken, not reported again
+
+
+def test_the_pipeline_gives_the_images_a_plain_decode_gives(tmp_path):
+    root = _small_folder(tmp_path)
+    x, y = data.as_numpy(data.from_directory(root, image_size=(6, 5), shuffle=False))
+    for image, path in zip(x, sorted(root.glob("*/*")), strict=True):
+        decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+        np.testing.assert_array_equal(image, decoded.numpy())
+    assert y.tolist() == [0, 0, 1, 1]
+
+
+def _with_comment(jpeg):
+    """The JPEG with a comment segment and two fill bytes before its other segments."""
+    return jpeg[:2] + b"\xff\xfe\x00\x07hello" + b"\xff\xff" + jpeg[2:]
+
+
+def _bmp(height, width, top_down=False):
+    """An uncompressed 24-bit BMP (BITMAPINFOHEADER), written by hand."""
+    row = width * 3 + (-width * 3) % 4
+    size = 54 + row * height
+    header = b"BM" + struct.pack("<IHHI", size, 0, 0, 54)
+    info = struct.pack(
+        "<IiiHHIIiiII", 40, width, -height if top_down else height, 1, 24, 0, row * height,
+        2835, 2835, 0, 0,
+    )  # fmt: skip
+    return header + info + bytes(row * height)
+
+
+@pytest.mark.parametrize(
+    "contents, dimensions",
+    [
+        (_png(7, 3), (3, 7)),
+        (_jpeg(7, 3), (3, 7)),
+        (_with_comment(_jpeg(7, 3)), (3, 7)),
+        (tf.io.encode_jpeg(np.zeros((7, 3, 3), np.uint8), progressive=True).numpy(), (3, 7)),
+        (_bmp(7, 3), (3, 7)),
+        (_bmp(7, 3, top_down=True), (3, 7)),
+        (b"GIF89a" + struct.pack("<HH", 3, 7) + bytes(20), (3, 7)),
+        (b"garbage, not an image", (-1, -1)),
+        (b"", (-1, -1)),
+        (_png(7, 3)[:20], (-1, -1)),  # cut inside the PNG header
+    ],
+    ids=[
+        "png",
+        "jpeg",
+        "jpeg-comment",
+        "jpeg-progressive",
+        "bmp",
+        "bmp-top-down",
+        "gif",
+        "garbage",
+        "empty",
+        "short-png",
+    ],
+)
+def test_image_dimensions_come_from_the_header(contents, dimensions):
+    assert tuple(data._dimensions(tf.constant(contents)).numpy()) == dimensions  # graph ops
+    assert data._image_dimensions(contents) == (None if dimensions[0] < 0 else dimensions)
+    if dimensions[0] > 0 and not contents.startswith(b"GIF"):
+        decoded = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        assert tuple(decoded.shape[:2]) == dimensions[::-1]
+
+
+@pytest.mark.parametrize("encode, name", [(_png, "big.png"), (_jpeg, "big.jpg")])
+def test_an_image_above_max_pixels_is_refused_at_the_scan_naming_the_file(tmp_path, encode, name):
+    root = _small_folder(tmp_path)
+    big = root / "dogs" / name
+    big.write_bytes(encode(10, 11))  # 110 pixels
+    message = rf"^{re.escape(str(big))} is a 11x10 image \(110 pixels\), above the limit of "
+    with pytest.raises(ValueError, match=message + r"100 pixels.*Received: max_pixels=100$"):
+        data.from_directory(root, image_size=4, max_pixels=100)
+    _, info = data.from_directory(root, image_size=4, max_pixels=110, with_info=True)
+    assert info.num_examples == 5  # the limit itself is allowed
+    assert data.MAX_PIXELS == 89_478_485  # the documented default
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"validation_split": float("nan"), "subset": "training", "seed": 0}, ValueError,
+         r"^validation_split must be a finite number > 0 and < 1\. "
+         r"Received: validation_split=nan$"),
+        ({"validation_split": 1.0, "subset": "training", "seed": 0}, ValueError,
+         "validation_split=1.0"),
+        ({"validation_split": 0.5, "subset": "train", "seed": 0}, ValueError,
+         r"^subset must be one of 'training', 'validation'\. Received: subset='train'$"),
+        ({"subset": "training"}, ValueError, "^subset needs validation_split"),
+        ({"max_pixels": 0}, ValueError,
+         r"^max_pixels must be an int >= 1\. Received: max_pixels=0$"),
+        ({"batch_size": True}, TypeError, "^batch_size must be an int >= 1"),
+        ({"image_size": 4097}, ValueError, r"^image_size must be an int >= 1 and <= 4096\."),
+        ({"image_size": (4, 0)}, ValueError, r"image_size=\(4, 0\)$"),
+        ({"image_size": "4"}, TypeError, "image_size='4'"),
+        ({"normalize": "unit"}, ValueError, r"normalize must be one of 'minmax', 'zscore', None"),
+    ],
+)  # fmt: skip
+def test_bad_image_folder_arguments_name_the_value(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.from_directory(_small_folder(tmp_path), **{"image_size": 4, **kwargs})
+
+
+@pytest.mark.parametrize("name", ["no_such_dataset_xyz", None, "imdb_reviews"])
+def test_unknown_datasets_list_the_ones_zoo_knows(name, tmp_path):
+    with pytest.raises(ValueError) as error:
+        data.load(name, data_dir=tmp_path)
+    message = str(error.value)
+    assert f"name={name!r}" in message
+    assert "digits, mnist, fashion_mnist, cifar10" in message
+    assert "tfds.list_builders()" in message
+    with pytest.raises(ValueError, match="digits, mnist, fashion_mnist, cifar10"):
+        data.check_dataset("no_such_dataset_xyz")

@@ -21,21 +21,28 @@ Example:
 
 import dataclasses
 import difflib
+import numbers
 import os
 import pathlib
 import re
 import socket
 import tempfile
+import threading
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo._checks import MAX_IMAGE_SIDE, check_choice, check_float, check_int, check_ints
+
 DEFAULT_DATASET = "digits"
 DATA_DIR_ENV = "ZOO_DATA_DIR"
 NORMALIZATIONS = ("minmax", "zscore", None)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+SUBSETS = ("training", "validation")
+# Pillow's decompression-bomb limit: 89,478,485 pixels, a 256 MiB RGB image once decoded.
+MAX_PIXELS = 89_478_485
 
 # The files tfds downloads for the datasets zoo documents; any of them can be put in a
 # local folder instead (tfds matches them by file name).
@@ -93,6 +100,31 @@ class DatasetInfo:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
 
 
+def check_dataset(name, *, arg="name"):
+    """Returns `name` if `load` knows it ("digits" or a tensorflow-datasets dataset);
+    otherwise `ValueError` naming the argument `arg`, the closest names and the
+    documented ones."""
+    if name == DEFAULT_DATASET or name in ORIGINAL_FILES:
+        return name
+    import tensorflow_datasets as tfds
+
+    known = tfds.list_builders()
+    if isinstance(name, str) and name in known:
+        return name
+    raise _unknown_dataset(name, arg, known)
+
+
+def _unknown_dataset(name, arg, known):
+    """The `ValueError` for a dataset name neither zoo nor tensorflow-datasets knows."""
+    close = difflib.get_close_matches(str(name), [DEFAULT_DATASET, *known], n=5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ValueError(
+        f"Unknown dataset. Received: {arg}={name!r}.{hint} Datasets: "
+        f"{', '.join([DEFAULT_DATASET, *ORIGINAL_FILES])} or another tensorflow-datasets "
+        "image dataset (tfds.list_builders() lists them)."
+    )
+
+
 def data_dir_for(name, data_dir=None):
     """The local folder holding `name`'s original files: `data_dir`, else `$ZOO_DATA_DIR/name`.
 
@@ -146,15 +178,20 @@ def load(
         The dataset of `(images, labels)` batches, or `(dataset, info)` if `with_info`.
 
     Raises:
-        ValueError: unknown dataset or bad argument.
+        ValueError: an unknown dataset (the message lists the datasets zoo documents and
+            how to list tensorflow-datasets' others), a tfds dataset that is not one of
+            labelled images, or a bad argument.
+        TypeError: an argument of the wrong type.
         FileNotFoundError: the dataset is neither prepared, nor in a local folder, nor
             downloadable; the message says which files to put where.
     """
-    _check_choice("normalize", normalize, NORMALIZATIONS)
-    _check_positive_int("batch_size", batch_size)
+    check_choice("normalize", normalize, NORMALIZATIONS)
+    check_int("batch_size", batch_size, low=1)
     if limit is not None:
-        _check_positive_int("limit", limit)
+        check_int("limit", limit, low=1)
     size = _image_size(image_size)
+    if not isinstance(name, str):
+        check_dataset(name)  # raises, listing the datasets
     if name == "digits":
         images, labels = _digits_split(split)
         class_names = tuple(str(i) for i in range(10))
@@ -214,13 +251,20 @@ def from_directory(
     seed=None,
     cache=True,
     crop_to_aspect_ratio=False,
+    max_pixels=MAX_PIXELS,
     with_info=False,
 ):
     """Loads your own images, one subfolder per class, as Keras' `image_dataset_from_directory`.
 
-    Files that are not JPEG, PNG or BMP, or that do not decode (truncated, empty, a `.gif`
-    placeholder), are left out with one warning that counts them, so they can never stop
-    an epoch half-way.
+    The folder is scanned once, here. Files that are not JPEG, PNG or BMP, or that do not
+    decode (truncated, empty, a `.gif` placeholder), are left out with one warning that
+    counts them. An image larger than `max_pixels` is refused with `ValueError` naming it:
+    it is the user's file, not a transient fault, and decoding it could take gigabytes.
+
+    A file that breaks after the scan (deleted, truncated, overwritten, or replaced by an
+    image above `max_pixels`) is skipped when the pipeline reaches it, with one warning
+    naming it, and the epoch goes on with the other images; a file is reported once, not
+    every epoch. `DatasetInfo.num_examples` counts the images found by the scan.
 
     Args:
         path: Folder with one subfolder of images per class.
@@ -238,16 +282,25 @@ def from_directory(
         crop_to_aspect_ratio: Crop the largest centred region of `image_size`'s aspect
             ratio before resizing, instead of squashing the whole image (as Keras').
             Defaults to False.
+        max_pixels: Largest image accepted, in pixels (width x height), read from the
+            file's header before anything is decoded. Defaults to 89478485 (`MAX_PIXELS`,
+            Pillow's decompression-bomb limit: 256 MiB once decoded as RGB).
         with_info: Also return the `DatasetInfo`.
 
     Returns:
         The dataset of `(images, labels)` batches, or `(dataset, info)` if `with_info`.
+
+    Raises:
+        ValueError: a bad argument, a folder without images, or an image above
+            `max_pixels` (the message names the file).
+        TypeError: an argument of the wrong type.
     """
-    _check_choice("normalize", normalize, NORMALIZATIONS)
-    _check_positive_int("batch_size", batch_size)
+    check_choice("normalize", normalize, NORMALIZATIONS)
+    check_int("batch_size", batch_size, low=1)
+    max_pixels = check_int("max_pixels", max_pixels, low=1)
     size = _image_size(image_size)
     if size is None:
-        raise ValueError("image_size must be given for an image folder. Received: None")
+        raise ValueError("image_size must be given for an image folder. Received: image_size=None")
     _check_validation_split(validation_split, subset, seed)
     root = pathlib.Path(path)
     if not root.is_dir():
@@ -256,14 +309,12 @@ def from_directory(
         class_names = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not class_names:
         raise ValueError(f"path has no class subfolders. Received: path={path}")
-    files, labels = _scan_images(root, class_names)
+    files, labels = _scan_images(root, class_names, max_pixels)
     if validation_split is not None:
         files, labels = _hold_out(files, labels, validation_split, subset, seed)
-    decoded = tf.data.Dataset.from_tensor_slices((files, labels)).map(
-        lambda f, y: (_read_image(f, size, crop_to_aspect_ratio), y),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    offset, scale = _normalization(normalize, decoded.map(lambda x, y: x))
+    decoded = _FolderReader(files, size, crop_to_aspect_ratio, max_pixels).dataset(labels)
+    images = decoded.filter(lambda x, y, ok: ok).map(lambda image, label, flag: image)
+    offset, scale = _normalization(normalize, images)
     info = DatasetInfo(
         name=root.name,
         split=subset or "all",
@@ -321,13 +372,21 @@ def as_numpy(dataset):
 
 
 def _pipeline(ds, info, batch_size, shuffle, seed, cache):
-    """cache raw -> shuffle -> batch -> resize/normalise -> prefetch."""
+    """cache raw -> shuffle -> batch -> [leave out the skipped] -> resize/normalise -> prefetch.
+
+    Elements are `(image, label)`, or `(image, label, ok)` for an image folder, whose
+    files that broke after the scan are left out of their batch (which is then smaller),
+    so that the number of batches stays known to Keras.
+    """
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if shuffle:
         ds = ds.shuffle(max(info.num_examples, 1), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if len(ds.element_spec) == 3:
+        ds = ds.map(lambda x, y, ok: (tf.boolean_mask(x, ok), tf.boolean_mask(y, ok)))
     preprocessing = info.preprocessing()
-    ds = ds.batch(batch_size).map(
+    ds = ds.map(
         lambda x, y: (preprocessing(tf.cast(x, "float32")), y),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
@@ -420,15 +479,17 @@ def _tfds_builder(name, manual_dir, data_dir):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        known = ["digits", *tfds.list_builders()]
-        close = difflib.get_close_matches(str(name), known, n=5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise _unknown_dataset(name, "name", tfds.list_builders()) from None
+    keys = builder.info.supervised_keys
+    if not isinstance(keys, tuple) or not isinstance(
+        builder.info.features[keys[0]], tfds.features.Image
+    ):
         raise ValueError(
-            f"Unknown dataset. Received: name={name!r}.{hint} Use 'digits' or a "
-            "tensorflow-datasets image dataset."
-        ) from None
-    if not isinstance(builder.info.supervised_keys, tuple):
-        raise ValueError(f"{name} has no (image, label) supervised keys. Received: name={name!r}")
+            f"{name} is not a dataset of labelled images (its supervised keys are "
+            f"{keys!r}). Received: name={name!r}. Datasets: "
+            f"{', '.join([DEFAULT_DATASET, *ORIGINAL_FILES])} or another tensorflow-datasets "
+            "image dataset (tfds.list_builders() lists them)."
+        )
     if builder.is_prepared():
         return builder
     local = data_dir_for(name, manual_dir)
@@ -464,15 +525,17 @@ def _online(timeout=3.0):
 # --- image folders --------------------------------------------------------------------
 
 
-def _scan_images(root, class_names):
-    """Paths and labels of the decodable images; one warning counting what was left out."""
+def _scan_images(root, class_names, max_pixels):
+    """Paths and labels of the decodable images; one warning counting what was left out.
+
+    An image above `max_pixels` raises `ValueError` naming it, before it is decoded."""
     files, labels, skipped = [], [], []
     for label, class_name in enumerate(class_names):
         folder = root / class_name
         if not folder.is_dir():
             raise ValueError(f"class_names names a missing subfolder. Received: {class_name!r}")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.suffix.lower() in IMAGE_EXTENSIONS and _decodes(path):
+            if path.suffix.lower() in IMAGE_EXTENSIONS and _decodes(path, max_pixels):
                 files.append(str(path))
                 labels.append(label)
             else:
@@ -489,19 +552,234 @@ def _scan_images(root, class_names):
     return files, np.asarray(labels, dtype="int64")
 
 
-def _decodes(path):
+def _decodes(path, max_pixels):
+    """Whether the image at `path` decodes; `ValueError` naming it if it is too large."""
     try:
-        tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+        contents = path.read_bytes()
+    except OSError:
+        return False
+    dimensions = _image_dimensions(contents)
+    if dimensions is None:
+        return False
+    width, height = dimensions
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{path} is a {width}x{height} image ({width * height:,} pixels), above the "
+            f"limit of {max_pixels:,} pixels; resize it, leave it out, or raise max_pixels. "
+            f"Received: max_pixels={max_pixels}"
+        )
+    try:
+        tf.io.decode_image(contents, channels=3, expand_animations=False)
         return True
     except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError, tf.errors.DataLossError):
         return False
 
 
-def _read_image(path, size, crop_to_aspect_ratio=False):
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    if crop_to_aspect_ratio:
-        image = _centre_crop(image, size[0] / size[1])
-    return _resize_uint8(image, size)
+_HEADER_BYTES = 26  # enough for the PNG, GIF and BMP headers' sizes
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _dimensions(contents):
+    """`(width, height)` (int64) from the header of a JPEG, PNG, BMP or GIF file's bytes,
+    a string tensor, without decoding the pixels; `(-1, -1)` for any other header.
+
+    Graph ops, so that a pipeline checks sizes in parallel with decoding; a JPEG whose
+    header is broken raises `InvalidArgumentError`.
+    """
+    length = tf.strings.length(contents)
+    head = tf.io.decode_raw(tf.strings.substr(contents, 0, _HEADER_BYTES), tf.uint8)
+    head = tf.pad(tf.cast(head, "int64"), [[0, _HEADER_BYTES - tf.shape(head)[0]]])
+
+    def number(start, size, byteorder):
+        digits = head[start : start + size]
+        if byteorder == "big":
+            digits = digits[::-1]
+        return tf.reduce_sum(digits * 256 ** tf.range(size, dtype="int64"))
+
+    def signed32(value):
+        return tf.where(value >= 2**31, value - 2**32, value)
+
+    unknown = tf.constant([-1, -1], "int64")
+
+    def png():
+        return tf.stack([number(16, 4, "big"), number(20, 4, "big")])
+
+    def gif():
+        return tf.stack([number(6, 2, "little"), number(8, 2, "little")])
+
+    def bmp():
+        if_core = tf.stack([number(18, 2, "little"), number(20, 2, "little")])  # OS/2 header
+        width = signed32(number(18, 4, "little"))
+        height = tf.abs(signed32(number(22, 4, "little")))  # < 0: rows stored top-down
+        sides = tf.where(width >= 0, tf.stack([width, height]), unknown)
+        return tf.where(tf.equal(number(14, 4, "little"), 12), if_core, sides)
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(contents), "int64")
+        return tf.stack([shape[1], shape[0]])
+
+    def has(start, magic):  # no magic holds a zero byte, so the padding never matches
+        expected = tf.constant(list(magic), "int64")
+        return tf.reduce_all(tf.equal(head[start : start + len(magic)], expected))
+
+    is_png = has(0, _PNG_MAGIC) & has(12, b"IHDR") & (length >= 24)
+    is_gif = (has(0, b"GIF87a") | has(0, b"GIF89a")) & (length >= 10)
+    is_bmp = has(0, b"BM") & (length >= 26)
+    is_jpeg = has(0, b"\xff\xd8")
+    # Reading fixed bytes costs nothing: every format's answer is computed and one chosen;
+    # only JPEG's (which walks the segments and may raise) runs on JPEGs alone.
+    other = tf.where(is_png, png(), tf.where(is_gif, gif(), tf.where(is_bmp, bmp(), unknown)))
+    return tf.cond(is_jpeg, jpeg, lambda: other)
+
+
+def _image_dimensions(contents):
+    """`_dimensions` in Python, for one file at a time (the scan, the warnings), where
+    graph ops would cost more than the decoding: `(width, height)`, or None."""
+    if contents[:8] == _PNG_MAGIC and contents[12:16] == b"IHDR" and len(contents) >= 24:
+        return _uint(contents, 16, 4, "big"), _uint(contents, 20, 4, "big")
+    if contents[:6] in (b"GIF87a", b"GIF89a") and len(contents) >= 10:
+        return _uint(contents, 6, 2, "little"), _uint(contents, 8, 2, "little")
+    if contents[:2] == b"BM" and len(contents) >= 26:
+        if _uint(contents, 14, 4, "little") == 12:  # OS/2 header: 16-bit sides
+            return _uint(contents, 18, 2, "little"), _uint(contents, 20, 2, "little")
+        width = int.from_bytes(contents[18:22], "little", signed=True)
+        height = int.from_bytes(contents[22:26], "little", signed=True)  # < 0: top-down
+        return (width, abs(height)) if width >= 0 else None
+    if contents[:2] == b"\xff\xd8":
+        return _jpeg_dimensions(contents)
+    return None
+
+
+def _jpeg_dimensions(contents):
+    """`(width, height)` from a JPEG's start-of-frame segment, walking the segments
+    before it (as `tf.image.extract_jpeg_shape` does); None if there is none."""
+    i = 2
+    while i + 4 <= len(contents):
+        if contents[i] != 0xFF:
+            return None
+        marker = contents[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker in _JPEG_START_OF_FRAME:
+            if i + 9 > len(contents):
+                return None
+            return _uint(contents, i + 7, 2, "big"), _uint(contents, i + 5, 2, "big")
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header
+            return None
+        i += 2 + _uint(contents, i + 2, 2, "big")
+    return None
+
+
+# SOF0-SOF15, less DHT (0xC4), JPG (0xC8) and DAC (0xCC), which share the range.
+_JPEG_START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _uint(contents, start, size, byteorder):
+    return int.from_bytes(contents[start : start + size], byteorder)
+
+
+class _FolderReader:
+    """Decodes an image folder's files in a `tf.data` pipeline, flagging broken ones.
+
+    Decoding runs in graph ops, in parallel; an element whose file cannot be read or
+    decoded any more (it changed after the scan) is dropped by `ignore_errors`, and the
+    gap it leaves in the running index of the files is refilled with a blank image flagged
+    not ok (so that the dataset keeps one element per file and a known cardinality) and
+    reported, from Python, by one warning naming the file. `reported` keeps each reported
+    path, so that later epochs do not repeat the warning.
+    """
+
+    def __init__(self, files, size, crop_to_aspect_ratio, max_pixels):
+        self.files = list(files)
+        self.size = tuple(size)
+        self.crop_to_aspect_ratio = crop_to_aspect_ratio
+        self.max_pixels = max_pixels
+        self.reported = set()
+        self._lock = threading.Lock()
+
+    def dataset(self, labels):
+        """`(image, label, ok)` for each file in order: a uint8 image of `size`, or, for a
+        file that no longer decodes, a blank one and `ok` False."""
+        n = len(self.files)
+        indexed = tf.data.Dataset.from_tensor_slices(
+            (self.files, labels, tf.range(n, dtype="int64"))
+        )
+        decoded = indexed.map(
+            lambda path, label, i: (self._decode(path), label, i),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        ).ignore_errors()
+        blank = (tf.zeros((*self.size, 3), "uint8"), tf.constant(0, "int64"), tf.constant(False))
+        end = tf.data.Dataset.from_tensors((blank[0], blank[1], tf.constant(n, "int64")))
+
+        def find_gaps(expected, element):  # files expected..i-1 did not decode
+            image, label, i = element
+            missing = tf.cond(
+                i > expected,
+                lambda: tf.py_function(self._report, [expected, i], "int64"),
+                lambda: tf.constant(0, "int64"),
+            )
+            return i + 1, (image, label, i, missing)
+
+        def refill(image, label, i, missing):
+            blanks = tf.data.Dataset.from_tensors(blank).repeat(missing)
+            present = tf.data.Dataset.from_tensors((image, label, tf.constant(True)))
+            return blanks.concatenate(present.take(tf.cast(i < n, "int64")))
+
+        refilled = decoded.concatenate(end).scan(tf.constant(0, "int64"), find_gaps)
+        refilled = refilled.flat_map(refill)
+        return refilled.apply(tf.data.experimental.assert_cardinality(n))
+
+    def _decode(self, path):
+        contents = tf.io.read_file(path)
+        width, height = tf.unstack(_dimensions(contents))
+        pixels = tf.minimum(width, 2**31) * tf.minimum(height, 2**31)  # no int64 overflow
+        checks = [
+            tf.debugging.assert_non_negative(width, message="not a JPEG, PNG, BMP or GIF"),
+            tf.debugging.assert_less_equal(pixels, tf.constant(self.max_pixels, "int64")),
+        ]
+        with tf.control_dependencies(checks):
+            image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        if self.crop_to_aspect_ratio:
+            image = _centre_crop(image, self.size[0] / self.size[1])
+        return _resize_uint8(image, self.size)
+
+    def _report(self, start, stop):
+        """Warns once for each file of indices [start, stop), which did not decode;
+        returns how many they are."""
+        for i in range(int(start), int(stop)):
+            path = self.files[i]
+            with self._lock:
+                if path in self.reported:
+                    continue
+                self.reported.add(path)
+            warnings.warn(
+                f"Skipped {path}, which changed after the folder was scanned: "
+                f"{self._problem(path)}. The epoch goes on without it.",
+                stacklevel=2,
+            )
+        return int(stop) - int(start)
+
+    def _problem(self, path):
+        """Why `path` did not decode, found again (eagerly) for the warning."""
+        try:
+            contents = pathlib.Path(path).read_bytes()
+            dimensions = _image_dimensions(contents)
+            if dimensions is None:
+                return "it no longer has a JPEG, PNG or BMP header (overwritten or cut short)"
+            width, height = dimensions
+            if width * height > self.max_pixels:
+                return f"it is now a {width}x{height} image, above max_pixels={self.max_pixels}"
+            tf.io.decode_image(contents, channels=3, expand_animations=False)
+        except OSError as error:
+            return f"it cannot be read ({error.strerror or error})"
+        except tf.errors.OpError as error:  # e.g. "{{function_node ...}} Invalid JPEG data"
+            reason = re.sub(r"\{\{.*?\}\}\s*", "", error.message).split(" [Op:")[0]
+            return f"it does not decode ({reason.strip()})"
+        return "it could not be read or decoded"
 
 
 def _centre_crop(image, aspect):
@@ -529,10 +807,13 @@ def _hold_out(files, labels, fraction, subset, seed):
 
 def _check_validation_split(fraction, subset, seed):
     if fraction is None:
+        if subset is not None:
+            raise ValueError(
+                f"subset needs validation_split. Received: subset={subset!r}, validation_split=None"
+            )
         return
-    if not 0 < fraction < 1:
-        raise ValueError(f"validation_split must be in (0, 1). Received: {fraction}")
-    _check_choice("subset", subset, ("training", "validation"))
+    check_float("validation_split", fraction, low=0, high=1, low_open=True, high_open=True)
+    check_choice("subset", subset, SUBSETS)
     if seed is None:
         raise ValueError(
             "seed must be given with validation_split, so that the training and validation "
@@ -540,26 +821,11 @@ def _check_validation_split(fraction, subset, seed):
         )
 
 
-# --- argument checks ------------------------------------------------------------------
-
-
-def _check_choice(arg, value, choices):
-    if value not in choices:
-        raise ValueError(f"{arg} must be one of {choices}. Received: {arg}={value!r}")
-
-
-def _check_positive_int(arg, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{arg} must be a positive int. Received: {arg}={value!r}")
-
-
 def _image_size(image_size):
+    """`(height, width)` from None, one int or a pair, each side in [1, MAX_IMAGE_SIDE]."""
     if image_size is None:
         return None
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
-        raise ValueError(
-            f"image_size must be an int or (height, width) of positive ints. "
-            f"Received: image_size={image_size}"
-        )
-    return size
+    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
+        side = check_int("image_size", image_size, low=1, high=MAX_IMAGE_SIDE)
+        return (side, side)
+    return check_ints("image_size", image_size, low=1, high=MAX_IMAGE_SIDE, min_len=2, max_len=2)
