@@ -278,7 +278,7 @@ def test_two_phase_fine_tuning():
 
 def test_fine_tune_rejects_bad_arguments(rng):
     model = small()
-    with pytest.raises(ValueError, match="mode must be 'partial' or 'total'.*minimum"):
+    with pytest.raises(ValueError, match="mode must be one of 'partial', 'total'.*minimum"):
         fine_tune(model, (images(rng), np.zeros(4)), mode="minimum")
     with pytest.raises(ValueError, match="head_epochs.*Received: head_epochs=0"):
         fine_tune(model, (images(rng), np.zeros(4)), head_epochs=0)
@@ -330,13 +330,19 @@ def test_a_weights_file_of_another_base_is_refused(weights_file):
     [
         ({"base": "resnet"}, "base must be one of.*Received: base='resnet'"),
         ({"mode": "half"}, "mode must be one of.*Received: mode='half'"),
-        ({"input_shape": (31, 31, 3)}, ">= 32 for base 'mobilenet'.*\\(31, 31, 3\\)"),
+        ({"input_shape": (31, 31, 3)}, "in \\[32, 4096\\].*\\(31, 31, 3\\)"),
         (
             {"base": "inception_resnet_v2", "input_shape": (74, 74, 3)},
-            ">= 75 for base 'inception_resnet_v2'",
+            "input_shape must be .* in \\[75, 4096\\].*Received: input_shape=\\(74, 74, 3\\)",
         ),
-        ({"input_shape": (64, 64, 1)}, "input_shape must be \\(height, width, 3\\)"),
-        ({"classes": 1}, "classes must be an int >= 2. Received: classes=1"),
+        ({"input_shape": (64, 64, 1)}, "input_shape must be .*channels one of \\(3,\\)"),
+        ({"input_shape": (4097, 64, 3)}, "in \\[32, 4096\\].*\\(4097, 64, 3\\)"),
+        ({"classes": 1}, "classes must be an int >= 2 and <= 65536. Received: classes=1"),
+        ({"alpha": 5.0}, "alpha must be a finite number >= 0.03125 and <= 4.0"),
+        ({"alpha": float("nan")}, "Received: alpha=nan"),
+        ({"head_units": (0,)}, "head_units must be .*Received: head_units=\\(0,\\)"),
+        ({"classifier_activation": "relux"}, "classifier_activation must be .*'relux'"),
+        ({"name": "a/b"}, "name must be .*Received: name='a/b'"),
         ({"base": "inception_resnet_v2", "alpha": 0.5}, "no width multiplier.*alpha=0.5"),
         ({"alpha": 0.3, "weights": "imagenet"}, "ImageNet weights.*Received: alpha=0.3"),
         ({"weights": "nowhere.h5"}, "weights must be None, 'imagenet' or the path"),
@@ -453,7 +459,7 @@ def test_recommend_follows_the_four_cases(n, similar, strategy, mode):
 def test_recommend_rejects_bad_input():
     with pytest.raises(ValueError, match="n_per_class=0"):
         recommend(0, True)
-    with pytest.raises(ValueError, match="similar_to_source='yes'"):
+    with pytest.raises(TypeError, match="similar_to_source='yes'"):
         recommend(10, "yes")
 
 
@@ -472,22 +478,35 @@ def test_augmentation_is_active_only_in_training(rng):
     assert not np.allclose(np.asarray(model(x, training=True)), x)
 
 
+_FRACTION = "a finite number >= 0 and < 1"
+
+
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"rotation": 1}, "rotation must be a number in [0, 1). Received: rotation=1"),
-        ({"zoom": True}, "zoom must be a number in [0, 1). Received: zoom=True"),
-        ({"contrast": "0.1"}, "contrast must be a number in [0, 1). Received: contrast='0.1'"),
-        ({"zoom": -0.1}, "zoom must be a number in [0, 1). Received: zoom=-0.1"),
+        ({"rotation": 1}, ValueError, f"rotation must be {_FRACTION}. Received: rotation=1"),
+        ({"zoom": True}, TypeError, f"zoom must be {_FRACTION}. Received: zoom=True of type bool"),
+        (
+            {"contrast": "0.1"},
+            TypeError,
+            f"contrast must be {_FRACTION}. Received: contrast='0.1' of type str",
+        ),
+        ({"zoom": -0.1}, ValueError, f"zoom must be {_FRACTION}. Received: zoom=-0.1"),
         (
             {"flip": "sideways"},
-            "flip must be one of (None, 'horizontal', 'vertical', 'horizontal_and_vertical')."
+            ValueError,
+            "flip must be one of None, 'horizontal', 'vertical', 'horizontal_and_vertical'."
             " Received: flip='sideways'",
+        ),
+        (
+            {"seed": -1},
+            ValueError,
+            "seed must be None or an int >= 0 and <= 4294967295. Received: seed=-1",
         ),
     ],
 )
-def test_augmentation_arguments_are_checked_naming_them(kwargs, message):
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+def test_augmentation_arguments_are_checked_naming_them(kwargs, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         image_augmentation(**kwargs)
 
 

@@ -3,6 +3,10 @@
 import keras
 from keras import layers
 
+from zoo._checks import check_choice, check_float, check_name, check_seed
+
+FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+
 
 def image_augmentation(
     flip="horizontal",
@@ -29,7 +33,7 @@ def image_augmentation(
         contrast: Largest contrast change as a fraction; 0 for none. Defaults to 0.1.
         value_range: Range of the pixel values the layers see. Defaults to (0, 255): raw
             images, as zoo's transfer models take them.
-        seed: Seed of the random transformations.
+        seed: Seed of the random transformations, in [0, 2**32 - 1].
         name: Name of the `Sequential`.
 
     Returns:
@@ -40,12 +44,11 @@ def image_augmentation(
         augment = image_augmentation(rotation=0.05, seed=0)
         train = train.map(lambda x, y: (augment(x, training=True), y))
     """
-    flips = (None, "horizontal", "vertical", "horizontal_and_vertical")
-    if flip not in flips:
-        raise ValueError(f"flip must be one of {flips}. Received: flip={flip!r}")
+    check_choice("flip", flip, FLIPS)
     for arg, value in (("rotation", rotation), ("zoom", zoom), ("contrast", contrast)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"{arg} must be a number in [0, 1). Received: {arg}={value!r}")
+        check_float(arg, value, low=0, high=1, high_open=True)
+    seed = check_seed("seed", seed)
+    name = check_name("name", name)
     steps = []
     if flip:
         steps.append(layers.RandomFlip(flip, seed=seed, name=f"{name}_flip"))

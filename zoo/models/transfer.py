@@ -28,12 +28,26 @@ import pathlib
 import keras
 from keras import layers
 
+from zoo._checks import (
+    MAX_UNITS,
+    check_activation,
+    check_bool,
+    check_choice,
+    check_float,
+    check_image_shape,
+    check_int,
+    check_ints,
+    check_name,
+)
 from zoo.data import DATA_DIR_ENV
 from zoo.layers import InferenceMode, TrainingOnly
 from zoo.registry import register_model
 
 MODES = ("total", "partial", "minimum")
 POOLINGS = ("avg", "max")
+# The MobileNets' width multiplier: at 1/32 MobileNet's narrowest layer (32 filters) keeps
+# one filter; at 4 its widest has 4,096 (Keras publishes weights up to 1.4).
+MIN_ALPHA, MAX_ALPHA = 1 / 32, 4.0
 WEIGHTS_SUBDIR = "weights"  # under $ZOO_DATA_DIR
 # Per class, from where seed 001 calls a dataset large (10,000 per class, not 100).
 LARGE_DATASET_PER_CLASS = 1000
@@ -109,15 +123,16 @@ class TransferClassifier(keras.Model):
 
     Args:
         base: A `keras.applications` model without its top.
-        classes: Number of classes (>= 2).
+        classes: Number of classes, 2 to `zoo._checks.MAX_UNITS` (65,536).
         mode: "total", "partial" or "minimum" (see the module docstring).
         trainable_from: Partial mode only: the name of the first base layer that trains, or
             a fraction of the base's depth (0.0 trains every layer, 1.0 none). None uses
             the layer after `frozen_through`.
         frozen_through: The base's default partial boundary (the last frozen layer).
         pooling: "avg" or "max" global pooling of the base's feature maps.
-        dropout: Dropout rate before the output layer.
-        head_units: Sizes of optional ReLU hidden layers between pooling and dropout.
+        dropout: Dropout rate before the output layer, in [0, 1).
+        head_units: Sizes of optional ReLU hidden layers between pooling and dropout, each
+            1 to 65,536.
         classifier_activation: Activation of the output layer. Defaults to "softmax".
         augmentation: Optional layer applied to the raw images during `fit` only
             (`zoo.layers.image_augmentation()`; wrapped in `zoo.layers.TrainingOnly`).
@@ -142,6 +157,10 @@ class TransferClassifier(keras.Model):
         name="transfer",
         **kwargs,
     ):
+        _check_head(classes, mode, pooling, dropout, head_units, classifier_activation)
+        _check_augmentation(augmentation)
+        check_name("name", name)
+        head_units = tuple(head_units)
         preprocessing = dict(preprocessing or _PREPROCESSING)
         inputs = keras.Input(shape=base.input_shape[1:], name=f"{name}_input")
         x = inputs
@@ -165,7 +184,7 @@ class TransferClassifier(keras.Model):
             "classes": classes,
             "pooling": pooling,
             "dropout": dropout,
-            "head_units": tuple(head_units),
+            "head_units": head_units,
             "classifier_activation": classifier_activation,
             "preprocessing": preprocessing,
         }
@@ -182,8 +201,7 @@ class TransferClassifier(keras.Model):
         Returns:
             The model, for chaining.
         """
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+        check_choice("mode", mode, MODES)
         if trainable_from is not None and mode != "partial":
             raise ValueError(
                 "trainable_from applies to mode='partial' only. "
@@ -256,14 +274,14 @@ class TransferClassifier(keras.Model):
                     f"Received: trainable_from={trainable_from!r}"
                 )
             return names.index(trainable_from)
-        if isinstance(trainable_from, bool) or not (
-            isinstance(trainable_from, (int, float)) and 0 <= trainable_from <= 1
-        ):
+        try:
+            fraction = check_float("trainable_from", trainable_from, low=0, high=1)
+        except (TypeError, ValueError):
             raise ValueError(
                 "trainable_from must be a layer name or a fraction of depth in [0, 1]. "
                 f"Received: trainable_from={trainable_from!r}"
-            )
-        return int(round(trainable_from * len(names)))
+            ) from None
+        return int(round(fraction * len(names)))
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object
@@ -310,24 +328,30 @@ def transfer_model(
 
     Args:
         base: "mobilenet", "mobilenet_v2" or "inception_resnet_v2".
-        input_shape: `(height, width, 3)`, at least the base's minimum size (32 for the
-            MobileNets, 75 for Inception-ResNet-v2). Defaults to the base's ImageNet size.
-        alpha: Width multiplier of the MobileNets (Keras' default 1.0); must be None for
-            Inception-ResNet-v2.
-        classes: Number of classes, >= 2. Defaults to 2.
+        input_shape: `(height, width, 3)`, height and width from the base's minimum size
+            (32 for the MobileNets, 75 for Inception-ResNet-v2) to
+            `zoo._checks.MAX_IMAGE_SIDE` (4,096). Defaults to the base's ImageNet size.
+        alpha: Width multiplier of the MobileNets (None for Keras' default 1.0), from
+            `MIN_ALPHA` (1/32) to `MAX_ALPHA` (4); one Keras has weights for with
+            "imagenet". Must be None for Inception-ResNet-v2.
+        classes: Number of classes, 2 to `zoo._checks.MAX_UNITS` (65,536). Defaults to 2.
         mode: "total", "partial" or "minimum". Defaults to "minimum".
         trainable_from: Partial mode only: the first base layer that trains (a name), or
-            a fraction of the base's depth. Defaults to the base's last reduction block.
+            a fraction of the base's depth in [0, 1]. Defaults to the base's last
+            reduction block.
         weights: "imagenet" (default), None (random), or the path of the base's Keras
             weights file (`.h5`, without top). "imagenet" first looks for Keras' file name
             in `$ZOO_DATA_DIR/weights/`, then in Keras' cache (`~/.keras/models/`), then
             downloads it.
         pooling: "avg" (default) or "max".
         dropout: Dropout rate of the head, in [0, 1). Defaults to 0.2.
-        head_units: Optional hidden ReLU layer sizes of the head. Defaults to none.
-        classifier_activation: Defaults to "softmax".
-        augmentation: Optional augmentation layer applied to raw images in training.
-        name: Model name; defaults to `f"transfer_{base}"`.
+        head_units: Optional hidden ReLU layer sizes of the head, each 1 to 65,536.
+            Defaults to none.
+        classifier_activation: Defaults to "softmax"; None returns logits.
+        augmentation: Optional augmentation layer (a Keras layer, e.g.
+            `zoo.layers.image_augmentation()`) applied to raw images in training.
+        name: Model name (a non-empty string without "/"); defaults to
+            `f"transfer_{base}"`.
 
     Returns:
         An uncompiled `TransferClassifier`.
@@ -337,13 +361,13 @@ def transfer_model(
         FileNotFoundError: "imagenet" weights that are neither local nor downloadable; the
             message names the file and where to put it.
     """
-    if base not in BASES:
-        raise ValueError(f"base must be one of {tuple(BASES)}. Received: base={base!r}")
+    check_choice("base", base, tuple(BASES))
     spec = BASES[base]
-    input_shape = _check_input_shape(base, spec, input_shape)
+    input_shape = _check_input_shape(spec, input_shape)
     alpha = _check_alpha(base, spec, alpha, weights)
-    _check_head(classes, mode, pooling, dropout, head_units)
-    name = name or f"transfer_{base}"
+    _check_head(classes, mode, pooling, dropout, head_units, classifier_activation)
+    _check_augmentation(augmentation)
+    name = check_name("name", name, allow_none=True) or f"transfer_{base}"
     application = getattr(keras.applications, spec.application)
     kwargs = {"include_top": False, "input_shape": input_shape, "name": f"{name}_base"}
     if alpha is not None:
@@ -372,26 +396,86 @@ def transfer_model(
 
 @register_model(name="transfer/mobilenet")
 def transfer_mobilenet(input_shape=(224, 224, 3), alpha=1.0, classes=2, mode="minimum",
-                       weights="imagenet", **kwargs):  # fmt: skip
-    """MobileNet v1 (Howard et al. 2017) base, ImageNet weights, new head; total/partial/minimum."""
-    return transfer_model("mobilenet", input_shape=input_shape, alpha=alpha, classes=classes,
-                          mode=mode, weights=weights, **kwargs)  # fmt: skip
+                       trainable_from=None, weights="imagenet", pooling="avg", dropout=0.2,
+                       head_units=(), classifier_activation="softmax", augmentation=None,
+                       name=None):  # fmt: skip
+    """MobileNet v1 (Howard et al. 2017) base, ImageNet weights, new head; total/partial/minimum.
+
+    Args:
+        input_shape: `(height, width, 3)`, height and width 32 to 4,096. Defaults to
+            (224, 224, 3).
+        alpha: Width multiplier, 1/32 to 4 (ImageNet weights for 0.25, 0.5, 0.75 and
+            1.0). Defaults to 1.0.
+        classes: Number of classes, 2 to 65,536. Defaults to 2.
+        mode: "total", "partial" or "minimum". Defaults to "minimum".
+        trainable_from: Partial mode only: the first base layer that trains, or a fraction
+            of the base's depth in [0, 1]. Defaults to None (from conv_dw_12).
+        weights: "imagenet", None (random) or the path of Keras' weights file. Defaults
+            to "imagenet".
+        pooling: "avg" or "max". Defaults to "avg".
+        dropout: Dropout rate of the head, in [0, 1). Defaults to 0.2.
+        head_units: Hidden ReLU layer sizes of the head, each 1 to 65,536. Defaults to ().
+        classifier_activation: Defaults to "softmax"; None returns logits.
+        augmentation: Optional Keras layer applied to raw images in training.
+        name: Model name; None names it "transfer_mobilenet".
+
+    See `transfer_model` for the details.
+    """
+    return transfer_model(
+        "mobilenet", input_shape=input_shape, alpha=alpha, classes=classes, mode=mode,
+        trainable_from=trainable_from, weights=weights, pooling=pooling, dropout=dropout,
+        head_units=head_units, classifier_activation=classifier_activation,
+        augmentation=augmentation, name=name,
+    )  # fmt: skip
 
 
 @register_model(name="transfer/mobilenet_v2")
 def transfer_mobilenet_v2(input_shape=(224, 224, 3), alpha=1.0, classes=2, mode="minimum",
-                          weights="imagenet", **kwargs):  # fmt: skip
-    """MobileNetV2 (Sandler et al. 2018) base, ImageNet weights, new head; total/partial/minimum."""
-    return transfer_model("mobilenet_v2", input_shape=input_shape, alpha=alpha,
-                          classes=classes, mode=mode, weights=weights, **kwargs)  # fmt: skip
+                          trainable_from=None, weights="imagenet", pooling="avg", dropout=0.2,
+                          head_units=(), classifier_activation="softmax", augmentation=None,
+                          name=None):  # fmt: skip
+    """MobileNetV2 (Sandler et al. 2018) base, ImageNet weights, new head; total/partial/minimum.
+
+    Args:
+        alpha: Width multiplier, 1/32 to 4 (ImageNet weights for 0.35, 0.5, 0.75, 1.0,
+            1.3 and 1.4). Defaults to 1.0.
+        trainable_from: Partial mode only: the first base layer that trains, or a fraction
+            of the base's depth in [0, 1]. Defaults to None (from block_13).
+        name: Model name; None names it "transfer_mobilenet_v2".
+
+    The other arguments are those of `transfer/mobilenet`; see `transfer_model`.
+    """
+    return transfer_model(
+        "mobilenet_v2", input_shape=input_shape, alpha=alpha, classes=classes, mode=mode,
+        trainable_from=trainable_from, weights=weights, pooling=pooling, dropout=dropout,
+        head_units=head_units, classifier_activation=classifier_activation,
+        augmentation=augmentation, name=name,
+    )  # fmt: skip
 
 
 @register_model(name="transfer/inception_resnet_v2")
 def transfer_inception_resnet_v2(input_shape=(299, 299, 3), classes=2, mode="minimum",
-                                 weights="imagenet", **kwargs):  # fmt: skip
-    """Inception-ResNet-v2 (Szegedy et al. 2017) base, as in seed 001's cacao-pod study."""
-    return transfer_model("inception_resnet_v2", input_shape=input_shape, classes=classes,
-                          mode=mode, weights=weights, **kwargs)  # fmt: skip
+                                 trainable_from=None, weights="imagenet", pooling="avg",
+                                 dropout=0.2, head_units=(), classifier_activation="softmax",
+                                 augmentation=None, name=None):  # fmt: skip
+    """Inception-ResNet-v2 (Szegedy et al. 2017) base, as in seed 001's cacao-pod study.
+
+    Args:
+        input_shape: `(height, width, 3)`, height and width 75 to 4,096. Defaults to
+            (299, 299, 3).
+        trainable_from: Partial mode only: the first base layer that trains, or a fraction
+            of the base's depth in [0, 1]. Defaults to None (from Reduction-B, mixed_7a).
+        name: Model name; None names it "transfer_inception_resnet_v2".
+
+    The other arguments are those of `transfer/mobilenet` (no `alpha`: the base has no
+    width multiplier); see `transfer_model`.
+    """
+    return transfer_model(
+        "inception_resnet_v2", input_shape=input_shape, classes=classes, mode=mode,
+        trainable_from=trainable_from, weights=weights, pooling=pooling, dropout=dropout,
+        head_units=head_units, classifier_activation=classifier_activation,
+        augmentation=augmentation, name=name,
+    )  # fmt: skip
 
 
 def fine_tune(
@@ -444,11 +528,9 @@ def fine_tune(
         raise ValueError(
             f"model must be a zoo TransferClassifier. Received: model={type(model).__name__}"
         )
-    if mode not in ("partial", "total"):
-        raise ValueError(f"mode must be 'partial' or 'total'. Received: mode={mode!r}")
-    for arg, value in (("head_epochs", head_epochs), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int. Received: {arg}={value!r}")
+    check_choice("mode", mode, ("partial", "total"))
+    check_int("head_epochs", head_epochs, low=1)
+    check_int("epochs", epochs, low=1)
     if fine_tune_learning_rate is None:
         fine_tune_learning_rate = learning_rate / 10
     x, y = train if isinstance(train, tuple) else (train, None)
@@ -511,17 +593,10 @@ def recommend(n_per_class, similar_to_source, *, base=None, large_from=LARGE_DAT
     Returns:
         A `Recommendation`.
     """
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1:
-        raise ValueError(
-            f"n_per_class must be a positive int. Received: n_per_class={n_per_class!r}"
-        )
-    if not isinstance(similar_to_source, bool):
-        raise ValueError(
-            "similar_to_source must be True or False. "
-            f"Received: similar_to_source={similar_to_source!r}"
-        )
-    if base is not None and base not in BASES:
-        raise ValueError(f"base must be one of {tuple(BASES)} or None. Received: base={base!r}")
+    check_int("n_per_class", n_per_class, low=1)
+    check_bool("similar_to_source", similar_to_source)
+    check_choice("base", base, (*BASES, None))
+    check_int("large_from", large_from, low=1)
     early = BASES[base].early_layer if base else "early"
     large = n_per_class >= large_from
     if similar_to_source and not large:
@@ -557,53 +632,40 @@ def recommend(n_per_class, similar_to_source, *, base=None, large_from=LARGE_DAT
 # --- argument checks and weights ------------------------------------------------------
 
 
-def _check_input_shape(base, spec, input_shape):
+def _check_input_shape(spec, input_shape):
     if input_shape is None:
         return (spec.default_size, spec.default_size, 3)
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape)
-        or input_shape[2] != 3
-        or min(input_shape[:2]) < spec.min_size
-    ):
-        raise ValueError(
-            f"input_shape must be (height, width, 3) with height and width >= "
-            f"{spec.min_size} for base {base!r}. Received: input_shape={input_shape}"
-        )
-    return tuple(input_shape)
+    return check_image_shape("input_shape", input_shape, channels=(3,), min_side=spec.min_size)
 
 
 def _check_alpha(base, spec, alpha, weights):
     if spec.alphas is None:
         if alpha is not None:
-            raise ValueError(f"base {base!r} has no width multiplier. Received: alpha={alpha}")
+            raise ValueError(f"base {base!r} has no width multiplier. Received: alpha={alpha!r}")
         return None
-    alpha = 1.0 if alpha is None else alpha
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-        raise ValueError(f"alpha must be a positive number. Received: alpha={alpha!r}")
-    if weights == "imagenet" and float(alpha) not in spec.alphas:
+    alpha = 1.0 if alpha is None else check_float("alpha", alpha, low=MIN_ALPHA, high=MAX_ALPHA)
+    if weights == "imagenet" and alpha not in spec.alphas:
         raise ValueError(
             f"ImageNet weights of {base!r} exist for alpha in {spec.alphas}. "
-            f"Received: alpha={alpha}"
+            f"Received: alpha={alpha!r}"
         )
-    return float(alpha)
+    return alpha
 
 
-def _check_head(classes, mode, pooling, dropout, head_units):
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2. Received: classes={classes!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}. Received: pooling={pooling!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1). Received: dropout={dropout!r}")
-    if not isinstance(head_units, (tuple, list)) or not all(
-        isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in head_units
-    ):
-        raise ValueError(
-            f"head_units must be a tuple of positive ints. Received: head_units={head_units!r}"
+def _check_head(classes, mode, pooling, dropout, head_units, classifier_activation):
+    check_int("classes", classes, low=2, high=MAX_UNITS)
+    check_choice("mode", mode, MODES)
+    check_choice("pooling", pooling, POOLINGS)
+    check_float("dropout", dropout, low=0, high=1, high_open=True)
+    check_ints("head_units", head_units, low=1, high=MAX_UNITS)
+    check_activation("classifier_activation", classifier_activation, allow_none=True)
+
+
+def _check_augmentation(augmentation):
+    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
+        raise TypeError(
+            "augmentation must be None or a Keras layer (e.g. zoo.layers.image_augmentation())."
+            f" Received: augmentation={augmentation!r} of type {type(augmentation).__name__}"
         )
 
 
