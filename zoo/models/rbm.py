@@ -35,16 +35,20 @@ from keras import layers, ops
 
 from zoo._checks import (
     MAX_GIBBS_STEPS,
+    MAX_SEED,
     MAX_UNITS,
+    check_bool,
     check_choice,
     check_float,
     check_int,
     check_ints,
+    check_name,
+    check_seed,
     check_shape,
 )
 from zoo.callbacks import MomentumSchedule, RBMMonitor
 from zoo.layers import RBM
-from zoo.models._weights import load_weights
+from zoo.models._weights import check_weights, load_weights
 from zoo.models.autoencoders import Autoencoder
 from zoo.registry import register_model
 
@@ -217,9 +221,14 @@ def _stack(
     weights,
     seed,
 ):
+    # The RBM layers check the other arguments, under the same names.
+    name = check_name("name", name)
     input_shape = check_shape("input_shape", input_shape)
     hidden = check_ints("hidden", hidden, low=1, high=MAX_UNITS, min_len=1)
     k = check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
+    standardize = check_bool("standardize", standardize)
+    seed = check_seed("seed", seed)
+    check_weights(weights)
     rbms = [
         RBM(
             units,
@@ -229,7 +238,7 @@ def _stack(
             mean_field_visible=mean_field_visible,
             learn_sigma=learn_sigma if i == 1 else False,
             kernel_regularizer=kernel_regularizer,
-            seed=None if seed is None else seed + i,
+            seed=None if seed is None else (seed + i) % (MAX_SEED + 1),
             name=f"{name}_rbm{i}",
         )
         for i, units in enumerate(hidden, start=1)
@@ -258,13 +267,15 @@ def bernoulli_rbm(
         units: Hidden units, 1 to `zoo._checks.MAX_UNITS` (65,536). Defaults to 256.
         k: Gibbs steps per update (CD-k), 1 to `zoo._checks.MAX_GIBBS_STEPS` (10,000).
             Defaults to 1.
-        persistent_chains: 0 for CD-k (default), n > 0 for persistent CD with n chains.
+        persistent_chains: 0 for CD-k (default), n > 0 for persistent CD with n chains,
+            at most `zoo._checks.MAX_CHAINS` (10,000).
         mean_field_visible: CD-k reconstructs visible means instead of samples (as
-            Hinton's MNIST code). Defaults to False.
-        kernel_regularizer: Weight decay, e.g. `keras.regularizers.L2(1e-4)`.
+            Hinton's MNIST code); not with persistent chains. Defaults to False.
+        kernel_regularizer: Weight decay, e.g. `keras.regularizers.L2(1e-4)` (or "l2").
         weights: None or the path of a weights file saved by this model.
-        seed: Seed of the initial weights and the Gibbs sampler.
-        name: Model name and layer-name prefix.
+        seed: Seed of the initial weights and the Gibbs sampler, 0 to 2**32 - 1 (RBM i
+            of a stack gets `seed + i`).
+        name: Model name and layer-name prefix (a non-empty string without "/").
 
     Returns:
         An uncompiled `RBMStack` with one RBM, output P(h = 1 | v).
@@ -340,9 +351,9 @@ def deep_belief_network(
         visible: "bernoulli" (default) or "gaussian" for the first RBM's visibles.
         k: Gibbs steps per update (CD-k), 1 to `zoo._checks.MAX_GIBBS_STEPS` (10,000).
             Defaults to 1.
-        standardize: Standardise the input inside the model; defaults to True for
-            Gaussian visibles and False for Bernoulli ones.
-        **others: as for `rbm`.
+        standardize: Standardise the input inside the model (True or False); None, the
+            default, means True for Gaussian visibles and False for Bernoulli ones.
+        **others: as for `rbm` except `units`.
     """
     check_choice("visible", visible, VISIBLE_UNITS)
     return _stack(
