@@ -6,6 +6,7 @@ import keras
 import keras_tuner
 
 import zoo
+from zoo._checks import check_choice, check_shape
 from zoo.registry import get_model_factory
 
 LOSSES = ("binary_crossentropy", "mse")
@@ -43,13 +44,12 @@ class AutoencoderHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, variant="dense", input_shape=(28, 28, 1), loss="binary_crossentropy"):
         names = [name.removeprefix("ae/") for name in zoo.list_models("ae/*")]
-        if variant not in names:
-            raise ValueError(f"variant must be one of {names}. Received: variant={variant!r}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
+        check_choice("variant", variant, names)
+        check_choice("loss", loss, LOSSES)
+        input_shape = check_shape("input_shape", input_shape)
         super().__init__(name=f"ae_{variant}_search", tunable=True)
         self.variant = variant
-        self.input_shape = tuple(input_shape)
+        self.input_shape = input_shape
         self.loss = loss
 
     def build(self, hp):
