@@ -303,3 +303,47 @@ def test_concurrent_exports_get_distinct_complete_versions(tmp_path):
     for v in range(1, writers + 1):
         out = load_export(tmp_path / "m" / str(v))(np.ones((1, 3), "float32"))
         assert out["probabilities"].shape == (1, 2)
+
+
+def test_an_image_folder_model_is_served_images_as_stored(tmp_path):
+    """A transfer model trained on a folder of 28x28 grayscale PNGs: its export takes those
+    files' pixels as they are (1 channel, 28x28) and converts and resizes them in the graph
+    as the training pipeline did."""
+    import tensorflow as tf
+
+    import zoo
+    from zoo import data
+
+    rng = np.random.default_rng(0)
+    stored = {}
+    for label in ("ants", "bees"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for i in range(3):
+            image = rng.integers(0, 256, size=(28, 28, 1), dtype="uint8")
+            path = tmp_path / "photos" / label / f"{i}.png"
+            tf.io.write_file(str(path), tf.io.encode_png(image))
+            stored[path.name, label] = image
+    train, info = data.from_directory(
+        tmp_path / "photos", image_size=32, shuffle=False, with_info=True
+    )
+    model = zoo.create_model(
+        "transfer/mobilenet", input_shape=info.input_shape, classes=2, alpha=0.25, weights=None
+    )
+    path = export(model, "gray", base_dir=tmp_path / "saved_models", info=info)
+    metadata = read_metadata(path)
+    assert metadata["signatures"]["serving_default"]["shape"] == [None, None, None, None]
+    assert metadata["signatures"]["serve_resized"]["shape"] == [None, 32, 32, 3]  # TFLite's
+    assert "1 (grayscale)" in metadata["input"] and "resized to 32x32" in metadata["input"]
+    images = np.stack(list(stored.values()))  # (6, 28, 28, 1), as the files hold them
+    served = load_export(path)(images.astype("float32"))
+    served_uint8 = load_export(path, "serve_uint8")(images)
+    np.testing.assert_allclose(served_uint8["probabilities"], served["probabilities"], atol=1e-6)
+    # The same as the model on the pipeline's images (which it read as RGB, resized, and
+    # stored as uint8: within rounding).
+    pipeline_images, _ = data.as_numpy(train)
+    expected = np.asarray(model(info.preprocessing()(pipeline_images)))
+    assert served["probabilities"].shape == (6, 2)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=2e-3)  # files in order
+    # RGB and RGBA files of another size are taken too.
+    rgba = rng.integers(0, 256, size=(2, 40, 50, 4)).astype("float32")
+    assert load_export(path)(rgba)["probabilities"].shape == (2, 2)

@@ -71,7 +71,11 @@ class DatasetInfo:
     """What a model and an export need to know about a dataset.
 
     Images are stored raw (`raw_shape`, values 0-255) and reach the model as
-    `(resize(raw) - offset) / scale`, with shape `input_shape`.
+    `(resize(raw) - offset) / scale`, with shape `input_shape`. An image folder's files
+    have any size and 1, 3 or 4 channels; the pipeline reads them as RGB, centre-cropped
+    to the input's aspect ratio when `crop_to_aspect_ratio`, resized to `raw_shape`, and an
+    export takes them as stored and does the same in its graph (`serving_shape`,
+    `serving_preprocessing`).
     """
 
     name: str
@@ -84,6 +88,29 @@ class DatasetInfo:
     normalize: str | None = "minmax"
     offset: float = 0.0
     scale: float = 255.0
+    image_folder: bool = False
+    crop_to_aspect_ratio: bool = False
+
+    def serving_shape(self):
+        """The shape of one image as an export takes it: as the dataset stores it, i.e.
+        `raw_shape`, or any `(height, width, channels)` for an image folder."""
+        return (None, None, None) if self.image_folder else tuple(self.raw_shape)
+
+    def serving_preprocessing(self):
+        """A function from a batch of images as stored (float32) to model inputs: for an
+        image folder the reading steps of the pipeline (to RGB, centre crop, resize to
+        `raw_shape`) and then `preprocessing()`; otherwise `preprocessing()` alone."""
+        preprocessing = self.preprocessing()
+        if not self.image_folder:
+            return preprocessing
+        resize = keras.layers.Resizing(
+            *self.raw_shape[:2], crop_to_aspect_ratio=self.crop_to_aspect_ratio, name="read"
+        )
+
+        def from_stored(images):
+            return preprocessing(resize(_to_rgb(images)))
+
+        return from_stored
 
     def preprocessing(self):
         """The Keras layers that turn raw images into model inputs (resize, then rescale)."""
@@ -98,6 +125,15 @@ class DatasetInfo:
     def to_json(self):
         """A JSON-serialisable dict of the fields."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+
+def _to_rgb(images):
+    """A batch of images with 1 (grayscale), 2 (grayscale + alpha), 3 or 4 (RGBA) channels
+    as RGB, as `tf.io.decode_image(..., channels=3)` reads such files: grey replicated,
+    alpha dropped. No control flow, so it converts to TensorFlow Lite."""
+    channels = tf.shape(images)[-1]
+    index = tf.where(channels < 3, tf.zeros(3, tf.int32), tf.range(3, dtype=tf.int32))
+    return tf.gather(images, index, axis=-1)
 
 
 def check_dataset(name, *, arg="name"):
@@ -326,6 +362,8 @@ def from_directory(
         normalize=normalize,
         offset=offset,
         scale=scale,
+        image_folder=True,
+        crop_to_aspect_ratio=bool(crop_to_aspect_ratio),
     )
     ds = _pipeline(decoded, info, batch_size, shuffle, seed, cache)
     return (ds, info) if with_info else ds

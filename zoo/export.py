@@ -36,6 +36,7 @@ import tensorflow as tf
 METADATA_FILE = "metadata.json"
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_NAME_LENGTH = 200  # below the file systems' 255 bytes, leaving room for staging names
+RESIZED_SIGNATURE = "serve_resized"  # image folders: the images as the pipeline read them
 _CLAIM_PREFIX = ".claim-"  # a hidden folder per version being written: claimed, not served
 _STAGING_PREFIX = ".staging-"
 
@@ -99,8 +100,8 @@ def export(
     version, claim = _claim_version(root, version, overwrite)
     target = root / str(version)
 
-    raw_shape = tuple(info.raw_shape) if info else tuple(model.input_shape[1:])
-    preprocessing = info.preprocessing() if info else None
+    raw_shape = info.serving_shape() if info else tuple(model.input_shape[1:])
+    preprocessing = info.serving_preprocessing() if info else None
 
     def serve(images):
         x = keras.ops.cast(images, "float32")
@@ -121,6 +122,15 @@ def export(
         lambda images: serve_float(tf.cast(images, tf.float32)),
         input_signature=[tf.TensorSpec((None, *raw_shape), tf.uint8, name="images")],
     )
+    if info is not None and info.image_folder:
+        # Images already read as the pipeline reads them (RGB, resized): a fixed input
+        # size, which is what TensorFlow Lite takes (`export_tflite` converts this one).
+        read = info.preprocessing()
+        archive.add_endpoint(
+            RESIZED_SIGNATURE,
+            lambda images: serving_outputs(model, read(tf.cast(images, tf.float32))),
+            input_signature=[tf.TensorSpec((None, *info.raw_shape), tf.float32, name="images")],
+        )
 
     # Write next to the target, then move into place: a failed export leaves no half version.
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{version}-", dir=root))
@@ -258,20 +268,19 @@ def _metadata(model, name, version, raw_shape, info, metrics):
         classes = int(model.output_shape[-1])
         outputs = {"probabilities": f"float32 (batch, {classes})", "class_id": "int32 (batch,)"}
         class_names = list(info.class_names) if info else [str(i) for i in range(classes)]
+    signatures = {
+        "serving_default": {"images": "float32", "shape": [None, *raw_shape]},
+        "serve_uint8": {"images": "uint8", "shape": [None, *raw_shape]},
+    }
+    if info is not None and info.image_folder:
+        signatures[RESIZED_SIGNATURE] = {"images": "float32", "shape": [None, *info.raw_shape]}
     return {
         "name": name,
         "version": version,
         "model": model.name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "signatures": {
-            "serving_default": {"images": "float32", "shape": [None, *raw_shape]},
-            "serve_uint8": {"images": "uint8", "shape": [None, *raw_shape]},
-        },
-        "input": (
-            "raw images, pixel values 0-255; resizing and normalisation are in the graph"
-            if info
-            else "the model's own inputs, unchanged"
-        ),
+        "signatures": signatures,
+        "input": _input_description(info),
         "outputs": outputs,
         "class_names": class_names,
         "preprocessing": info.to_json() if info else None,
@@ -282,6 +291,20 @@ def _metadata(model, name, version, raw_shape, info, metrics):
             "tensorflow": tf.__version__,
         },
     }
+
+
+def _input_description(info):
+    if info is None:
+        return "the model's own inputs, unchanged"
+    if not info.image_folder:
+        return "raw images, pixel values 0-255; resizing and normalisation are in the graph"
+    crop = "centre-cropped to the aspect ratio, " if info.crop_to_aspect_ratio else ""
+    height, width = info.raw_shape[:2]
+    return (
+        "images as stored, pixel values 0-255, any height and width, 1 (grayscale), 3 (RGB) "
+        f"or 4 (RGBA) channels, one size per request; converted to RGB, {crop}resized to "
+        f"{height}x{width} and normalised in the graph, as in training"
+    )
 
 
 def _describe(dtype, shape):
@@ -318,7 +341,9 @@ def export_tflite(model, path, *, quantize=None, info=None, overwrite=False):
 
     The flatbuffer takes float32 raw images (batch, *raw shape) like the SavedModel's
     `serving_default` and returns the same outputs (for a classifier: `probabilities` and
-    `class_id`).
+    `class_id`). For an image folder's model, whose SavedModel takes images of any size,
+    it takes them as the training pipeline read them: RGB, resized to `info.raw_shape`
+    (the SavedModel's `serve_resized` signature), a fixed size as phones expect.
 
     Args:
         model: The Keras model, as for `export`; or the folder of an existing export
@@ -355,9 +380,15 @@ def export_tflite(model, path, *, quantize=None, info=None, overwrite=False):
                 )
         else:
             source = export(model, "model", 1, base_dir=scratch, info=info)
-        converter = tf.lite.TFLiteConverter.from_saved_model(
-            str(source), signature_keys=["serving_default"]
+        # An image folder's export takes any size; TensorFlow Lite gets its fixed-size
+        # signature (images read as RGB and resized, as the training pipeline read them).
+        signatures = (
+            read_metadata(source).get("signatures", {})
+            if (source / METADATA_FILE).is_file()
+            else {}
         )
+        key = RESIZED_SIGNATURE if RESIZED_SIGNATURE in signatures else "serving_default"
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(source), signature_keys=[key])
         if quantize is not None:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
@@ -406,7 +437,7 @@ def verify_tflite(path, model, raw_images, info=None, atol=1e-4):
 
 
 def _expected(model, raw, info):
-    inputs = info.preprocessing()(raw) if info else raw
+    inputs = info.serving_preprocessing()(raw) if info else raw
     return {k: np.asarray(v) for k, v in serving_outputs(model, inputs).items()}
 
 
