@@ -42,22 +42,30 @@ def test_smoke(name, in_tmp, mnist_files):
     assert recorded["smoke"] is True and recorded["dataset"]
 
 
+DIGITS = ["--dataset", "digits"]
 DIVERGING = {  # recipe options under which training reaches NaN or inf in its first epoch
-    "lenet5": (["--model", "lenet5_modern", "--learning-rate", "1e10"], "--learning-rate"),
-    "autoencoder": (["--variant", "ksparse", "--learning-rate", "1e10"], "--learning-rate"),
-    "rbm": (["--learning-rate", "1e30"], "--learning-rate"),
+    "lenet5": ([*DIGITS, "--model", "lenet5_modern", "--learning-rate", "1e10"], "--learning-rate"),
+    "autoencoder": (
+        [*DIGITS, "--variant", "ksparse", "--learning-rate", "1e10"],
+        "--learning-rate",
+    ),
+    "rbm": ([*DIGITS, "--learning-rate", "1e30"], "--learning-rate"),
     "dbn": (
-        ["--hidden", "16", "8", "--pretrain-learning-rate", "1e30"],
+        [*DIGITS, "--hidden", "16", "8", "--pretrain-learning-rate", "1e30"],
         "--pretrain-learning-rate",
     ),
+    # the default image folder ($ZOO_DATA_DIR/hymenoptera_data) and ImageNet weights
+    "transfer": (["--mode", "minimum", "--no-svm", "--learning-rate", "1e38"], "--learning-rate"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(DIVERGING))
-def test_a_diverged_run_exits_non_zero_exports_nothing_and_records_why(name, in_tmp, capsys):
+def test_a_diverged_run_exits_non_zero_exports_nothing_and_records_why(
+    name, in_tmp, capsys, data_root
+):
     options, rate_option = DIVERGING[name]
     recipe = importlib.import_module(f"recipes.{name}")
-    argv = ["--smoke", "--dataset", "digits", "--optimizer", "sgd", "--output-dir", "run"]
+    argv = ["--smoke", "--optimizer", "sgd", "--output-dir", "run"]
     assert recipe.cli([*argv, *options]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"zoo run {name}: error: training diverged at epoch 1 (" in err[0]
