@@ -201,12 +201,7 @@ class TransferClassifier(keras.Model):
         Returns:
             The model, for chaining.
         """
-        check_choice("mode", mode, MODES)
-        if trainable_from is not None and mode != "partial":
-            raise ValueError(
-                "trainable_from applies to mode='partial' only. "
-                f"Received: mode={mode!r}, trainable_from={trainable_from!r}"
-            )
+        _check_trainable_from(mode, trainable_from)
         first = self._first_trainable(mode, trainable_from)
         self.base.trainable = True
         for i, layer in enumerate(self.base.layers):
@@ -274,14 +269,7 @@ class TransferClassifier(keras.Model):
                     f"Received: trainable_from={trainable_from!r}"
                 )
             return names.index(trainable_from)
-        try:
-            fraction = check_float("trainable_from", trainable_from, low=0, high=1)
-        except (TypeError, ValueError):
-            raise ValueError(
-                "trainable_from must be a layer name or a fraction of depth in [0, 1]. "
-                f"Received: trainable_from={trainable_from!r}"
-            ) from None
-        return int(round(fraction * len(names)))
+        return int(round(trainable_from * len(names)))  # a fraction, checked by set_mode
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object
@@ -366,6 +354,7 @@ def transfer_model(
     input_shape = _check_input_shape(spec, input_shape)
     alpha = _check_alpha(base, spec, alpha, weights)
     _check_head(classes, mode, pooling, dropout, head_units, classifier_activation)
+    _check_trainable_from(mode, trainable_from)  # a layer name is checked once the base is
     _check_augmentation(augmentation)
     name = check_name("name", name, allow_none=True) or f"transfer_{base}"
     application = getattr(keras.applications, spec.application)
@@ -659,6 +648,27 @@ def _check_head(classes, mode, pooling, dropout, head_units, classifier_activati
     check_float("dropout", dropout, low=0, high=1, high_open=True)
     check_ints("head_units", head_units, low=1, high=MAX_UNITS)
     check_activation("classifier_activation", classifier_activation, allow_none=True)
+
+
+def _check_trainable_from(mode, trainable_from):
+    """Checks `mode` and, but for whether a name names a base layer, `trainable_from`."""
+    check_choice("mode", mode, MODES)
+    if trainable_from is None:
+        return
+    if mode != "partial":
+        raise ValueError(
+            "trainable_from applies to mode='partial' only. "
+            f"Received: mode={mode!r}, trainable_from={trainable_from!r}"
+        )
+    if isinstance(trainable_from, str):
+        return
+    try:
+        check_float("trainable_from", trainable_from, low=0, high=1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "trainable_from must be a layer name or a fraction of depth in [0, 1]. "
+            f"Received: trainable_from={trainable_from!r}"
+        ) from None
 
 
 def _check_augmentation(augmentation):
