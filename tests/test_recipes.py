@@ -169,7 +169,7 @@ def test_every_autoencoder_variant_trains_and_exports_through_the_recipe(variant
     # Exported: the trained model, taking raw images, reproduces the recipe's test error.
     export = in_tmp / metrics["export_path"]
     exported = read_metadata(export)
-    assert exported["name"] == f"ae_{variant}"
+    assert exported["name"] == f"ae_{variant}_digits"  # the dataset is not MNIST
     assert set(exported["outputs"]) == {"reconstruction", "code", "reconstruction_error"}
     raw, _ = data.as_numpy(data.load("digits", "test", limit=256, normalize=None))
     served = load_export(export)(raw)["reconstruction_error"]
