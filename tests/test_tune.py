@@ -1,0 +1,103 @@
+"""recipes.tune: keras-tuner searches with leaderboards, loud failures, resume, two stages
+and chief/worker mode on loopback. Small: LeNet-5 modern on the 8x8 digits, 1 epoch."""
+
+import csv
+import json
+
+import pytest
+
+from recipes import tune
+
+BASE = ["--family", "lenet5_modern", "--epochs", "1", "--verbose", "0", "--output-dir", "run"]
+
+
+def _leaderboard(run):
+    with (run / "leaderboard.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.timeout(300)
+def test_a_search_writes_its_leaderboard_retrains_the_best_and_exports_it(in_tmp):
+    metrics = tune.main([*BASE, "--max-trials", "2", "--refine-top", "2"])
+    run = in_tmp / "run"
+    rows = _leaderboard(run)
+    assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
+    assert {"trial", "learning_rate", "val_accuracy", "epochs", "seconds"} <= set(rows[0])
+    values = [float(row["val_accuracy"]) for row in rows]
+    assert values == sorted(values, reverse=True)  # best first: the objective is maximised
+    assert all(row["epochs"] == "1" and float(row["seconds"]) > 0 for row in rows)
+    assert (run / "leaderboard.md").read_text().startswith("| trial |")
+    assert (run / "search.png").stat().st_size > 1000
+    assert metrics["completed_trials"] == 2 and len(metrics["refined"]) == 2
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    export = in_tmp / metrics["export_path"]
+    assert export.parent.name == "lenet5_modern_tuned_digits"
+    assert json.loads((export / "metadata.json").read_text())["metrics"]["best_trial"]
+
+
+@pytest.mark.timeout(300)
+def test_rerunning_the_command_continues_the_search_without_repeating_a_trial(in_tmp):
+    tune.main([*BASE, "--max-trials", "2", "--no-export"])
+    first = {row["trial"]: row for row in _leaderboard(in_tmp / "run")}
+    tune.main([*BASE, "--max-trials", "3", "--no-export"])
+    second = {row["trial"]: row for row in _leaderboard(in_tmp / "run")}
+    assert sorted(second) == ["0", "1", "2"]
+    for trial, row in first.items():  # finished trials kept as they were
+        assert second[trial] == row
+    with pytest.raises(ValueError, match="holds another search.*family"):
+        tune.main([*BASE, "--family", "autoencoder", "--max-trials", "3"])
+
+
+@pytest.mark.timeout(300)
+def test_a_search_whose_trials_all_fail_is_an_error_and_exports_nothing(
+    in_tmp, monkeypatch, capsys
+):
+    from zoo.hyper.lenet import LeNetHyperModel
+
+    def broken(self, hp, model, *args, **kwargs):
+        raise ValueError("boom: a broken model")
+
+    monkeypatch.setattr(LeNetHyperModel, "fit", broken)
+    assert tune.cli([*BASE, "--max-trials", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no trial of the search completed" in err
+    assert "The first failure (trial 0): ValueError: boom: a broken model" in err
+    rows = _leaderboard(in_tmp / "run")
+    assert rows[0]["status"] == "FAILED" and "boom" in rows[0]["message"]
+    assert len(rows) == 3  # max_consecutive_failed_trials stops it
+    assert not (in_tmp / "saved_models").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-trials", "0"], "argument --max-trials: expected an int >= 1, got '0'"),
+        (["--family", "forest"], "argument --family: invalid choice: 'forest'"),
+        (["--tuner", "grid"], "argument --tuner: invalid choice: 'grid'"),
+        (["--subset", "100000"], "--subset must be at most the training examples"),
+    ],
+)
+def test_bad_search_options_are_one_line_errors(argv, message, in_tmp, capsys):
+    try:
+        status = tune.cli([*BASE, *argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("zoo run tune: error: ") and message in err[-1]
+
+
+@pytest.mark.timeout(400)
+def test_chief_and_two_workers_on_loopback_run_every_trial_once(in_tmp):
+    """keras-tuner's chief/worker mode, launched by --workers: every trial completes,
+    none is lost or run twice, and both workers ran trials."""
+    metrics = tune.main([*BASE, "--max-trials", "4", "--workers", "2", "--no-export"])
+    run = in_tmp / "run"
+    rows = _leaderboard(run)
+    assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
+    assert all(row["status"] == "COMPLETED" for row in rows)
+    timings = [json.loads(p.read_text()) for p in (run / "search").glob("timings-tuner*.json")]
+    assert len(timings) == 2 and all(timings)  # both workers ran trials
+    ran = [trial for record in timings for trial in record]
+    assert sorted(ran) == ["0", "1", "2", "3"]  # each trial by exactly one worker
+    assert metrics["completed_trials"] == 4
