@@ -6,8 +6,12 @@ import os
 import pathlib
 import platform
 import subprocess
+import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# The scripts import the checkout's recipes package (installed, it is zoo.recipes).
+if str(REPO) not in sys.path:
+    sys.path.insert(1, str(REPO))
 SHARED_DATA = REPO.parent / "shared" / "data"
 RESULTS_DIR = REPO / "benchmarks" / "results"
 

@@ -17,8 +17,8 @@ def _leaderboard(run):
 
 
 @pytest.mark.timeout(300)
-def test_a_search_writes_its_leaderboard_retrains_the_best_and_exports_it(in_tmp):
-    metrics = tune.main([*BASE, "--max-trials", "2", "--refine-top", "2"])
+def test_a_two_stage_search_writes_its_leaderboard_retrains_the_best_and_exports_it(in_tmp):
+    metrics = tune.main([*BASE, "--max-trials", "2", "--subset", "300", "--refine-top", "2"])
     run = in_tmp / "run"
     rows = _leaderboard(run)
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
@@ -29,6 +29,9 @@ def test_a_search_writes_its_leaderboard_retrains_the_best_and_exports_it(in_tmp
     assert (run / "leaderboard.md").read_text().startswith("| trial |")
     assert (run / "search.png").stat().st_size > 1000
     assert metrics["completed_trials"] == 2 and len(metrics["refined"]) == 2
+    # stage two retrained both on the whole training split and ranked them again
+    assert metrics["best_trial"] in {r["trial"] for r in metrics["refined"]}
+    assert json.loads((run / "search.json").read_text())["subset"] == 300
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     export = in_tmp / metrics["export_path"]
     assert export.parent.name == "lenet5_modern_tuned_digits"
