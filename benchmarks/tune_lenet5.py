@@ -47,7 +47,7 @@ def main(argv=None):
     # The default configuration, trained as the searches' best are retrained.
     options = _common.parse(tune.build_parser(), [*common, "--output-dir", str(scratch / "d")])
     config = _common.training_config(options)
-    arrays = tune.load_arrays(options, config, "classification")
+    arrays = tune.load_arrays(options, config)
     hypermodel = tune.make_hypermodel(options, arrays.info)
     start = time.perf_counter()
     model, val_accuracy = tune.retrain(options, config, arrays, hypermodel, {}, scratch)

@@ -131,11 +131,13 @@ class Arrays:
     info: data.DatasetInfo
 
 
-def load_arrays(options, config, task):
-    """Train, validation and test arrays for the family's task, and the dataset info."""
+def load_arrays(options, config):
+    """Train, validation and test arrays for the family, and the dataset info: z-scored
+    for LeNet-5 (as the paper), in [0, 1] for the autoencoders, RBMs and DBN (their
+    Bernoulli units need it), raw 0-255 images for transfer."""
     if options.family == "transfer":
         return _image_folder_arrays(options, config)
-    normalize = "zscore" if task == "classification" else "minmax"
+    normalize = "zscore" if options.family.startswith("lenet5") else "minmax"
     *splits, info = data.load_splits(
         options.dataset,
         options.validation_percent,
@@ -192,8 +194,8 @@ def make_hypermodel(options, info):
         kwargs["classes"] = info.num_classes
     if options.family == "autoencoder":
         kwargs["variant"] = options.variant
-    if options.family == "transfer":
-        kwargs["weights"] = "imagenet"
+    if options.family == "transfer":  # MobileNet at the transfer recipe's default width
+        kwargs.update(weights="imagenet", alpha=0.25)
     return get_hypermodel(options.family, **kwargs)
 
 
@@ -237,26 +239,27 @@ def make_tuner(options, config, hypermodel, folder):
 
 
 def search_callbacks(config, hypermodel):
-    """TerminateOnNaN, early stopping on the objective and, unless the HyperModel
-    searches the schedule itself, the configured learning-rate decay, for every trial."""
+    """TerminateOnNaN, early stopping on the objective (in its direction) and, unless the
+    HyperModel searches a schedule itself, learning-rate decay on a plateau of the
+    objective, relative to the trial's own (tuned) learning rate, for every trial."""
     import keras
     import keras_tuner
 
-    monitor = hypermodel.objective.name
+    monitor, mode = hypermodel.objective.name, hypermodel.objective.direction
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=config.patience, mode="auto", restore_best_weights=True
+            monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True
         ),
     ]
     if "lr_schedule" in {p.name for p in hp.space}:
         return callbacks
-    decay = training.lr_schedule_callback(
-        config.lr_schedule, config.learning_rate, config.epochs, monitor=monitor
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor, mode=mode, factor=config.lr_gamma, patience=max(1, config.patience // 2)
     )
-    return [*callbacks, *([decay] if decay is not None else [])]
+    return [*callbacks, plateau]
 
 
 def run_search(options, config, arrays, hypermodel, folder):
@@ -491,7 +494,7 @@ def main(argv=None):
     if role is not None:  # a chief or worker of --workers: the search only
         return _search_only(options, config)
     with training.run("tune", config, options.as_dict()) as run_dir:
-        arrays = load_arrays(options, config, _task(options))
+        arrays = load_arrays(options, config)
         hypermodel = make_hypermodel(options, arrays.info)
         _check_search(run_dir, options, hypermodel)
         if options.workers:
@@ -508,12 +511,6 @@ def main(argv=None):
     return metrics
 
 
-def _task(options):
-    return {"autoencoder": "reconstruction", "rbm": "unsupervised"}.get(
-        options.family, "classification"
-    )
-
-
 def _check_search(run_dir, options, hypermodel):
     from zoo.hyper.search import check_same_search
 
@@ -522,7 +519,7 @@ def _check_search(run_dir, options, hypermodel):
 
 def _search_only(options, config):
     run_dir = pathlib.Path(options.output_dir)
-    arrays = load_arrays(options, config, _task(options))
+    arrays = load_arrays(options, config)
     hypermodel = make_hypermodel(options, arrays.info)
     run_search(options, config, arrays, hypermodel, run_dir)
     return {}

@@ -104,3 +104,22 @@ def test_chief_and_two_workers_on_loopback_run_every_trial_once(in_tmp):
     ran = [trial for record in timings for trial in record]
     assert sorted(ran) == ["0", "1", "2", "3"]  # each trial by exactly one worker
     assert metrics["completed_trials"] == 4
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("family", "objective"),
+    [
+        ("autoencoder", "val_loss"),
+        ("rbm", "val_reconstruction_error"),
+        ("dbn", "val_accuracy"),
+    ],
+)
+def test_every_family_is_searched_retrained_and_tested(family, objective, in_tmp):
+    argv = ["--family", family, "--max-trials", "1", "--epochs", "1", "--verbose", "0"]
+    metrics = tune.main([*argv, "--output-dir", "run", "--no-export"])
+    assert metrics["objective"] == objective and metrics["completed_trials"] == 1
+    assert metrics[f"retrained_{objective}"] == pytest.approx(
+        metrics[f"retrained_{objective}"]
+    )  # finite (NaN != NaN)
+    assert any(key.startswith("test_") for key in metrics)
