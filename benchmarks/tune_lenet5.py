@@ -32,6 +32,9 @@ def main(argv=None):
     parser.add_argument("--budget-minutes", type=float, default=15.0)
     parser.add_argument("--max-trials", type=int, default=100)
     parser.add_argument("--tuners", nargs="+", default=["hyperband"])
+    parser.add_argument("--subset", type=int, default=None, help="two stages: search on N")
+    parser.add_argument("--refine-top", type=int, default=1, help="two stages: retrain K")
+    parser.add_argument("--no-default", action="store_true", help="skip the default arm")
     parser.add_argument("--name", default=None, help="suffix of the results file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -49,22 +52,25 @@ def main(argv=None):
     config = _common.training_config(options)
     arrays = tune.load_arrays(options, config)
     hypermodel = tune.make_hypermodel(options, arrays.info)
-    start = time.perf_counter()
-    model, val_accuracy = tune.retrain(options, config, arrays, hypermodel, {}, scratch)
-    test = tune.test_metrics("classification", model, arrays)
-    results = {
-        "default": {
+    results = {}
+    if not args.no_default:
+        start = time.perf_counter()
+        model, val_accuracy = tune.retrain(options, config, arrays, hypermodel, {}, scratch)
+        test = tune.test_metrics("classification", model, arrays)
+        results["default"] = {
             "val_error_percent": round(100 * (1 - val_accuracy), 3),
             "test_error_percent": round(100 * (1 - test["test_accuracy"]), 3),
             "seconds": round(time.perf_counter() - start, 1),
         }
-    }
-    print("default", results["default"], flush=True)
+        print("default", results["default"], flush=True)
+    stages = ["--refine-top", str(args.refine_top)]
+    if args.subset:
+        stages += ["--subset", str(args.subset)]
     for kind in args.tuners:
         start = time.perf_counter()
         metrics = tune.main(
             [*common, "--tuner", kind, "--budget-minutes", str(args.budget_minutes),
-             "--max-trials", str(args.max_trials), "--output-dir", str(scratch / kind)]
+             "--max-trials", str(args.max_trials), "--output-dir", str(scratch / kind), *stages]
         )  # fmt: skip
         results[kind] = {
             "val_error_percent": round(100 * (1 - metrics["retrained_val_accuracy"]), 3),
@@ -83,6 +89,8 @@ def main(argv=None):
         {
             "command": "python benchmarks/tune_lenet5.py " + " ".join(argv or sys.argv[1:]),
             "epochs": args.epochs,
+            "subset": args.subset,
+            "refine_top": args.refine_top,
             "budget_minutes_per_search": args.budget_minutes,
             "results": results,
         },
