@@ -20,9 +20,11 @@ A recipe reads:
 """
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
+import warnings
 
 from zoo import _checks, data, training
 
@@ -57,6 +59,13 @@ class Options(argparse.Namespace):
 
     def command_line(self):
         return getattr(self, "_command", None)
+
+    def replace(self, **changes):
+        """A read-only copy with `changes`, for a step that must not see some options
+        (`--sanity` builds its model with `options.replace(dropout=0.0)`)."""
+        copy = Options(**{**self.as_dict(), **changes})
+        object.__setattr__(copy, "_command", self.command_line())
+        return copy._freeze()
 
     def export_metadata(self):
         """What an export records about the run: the dataset and the command line."""
@@ -197,10 +206,13 @@ def add_training_args(
     patience=10,
     export_dir="saved_models",
     export_name_help="the model's name, then _<dataset> unless mnist",
+    sanity=None,
 ):
     """The options every training recipe has, with the recipe's own defaults; the
     recipe turns them into a `zoo.training.TrainConfig` with `training_config`.
-    `export_name_help` describes the default export name in `--help`."""
+    `export_name_help` describes the default export name in `--help`. `sanity`, the
+    recipe's `Sanity`, adds `--sanity`, `--sanity-examples` and `--sanity-epochs` (a
+    recipe that passes it runs the check when asked)."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help="maximum epochs")
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help="batch size")
@@ -253,6 +265,8 @@ def add_training_args(
     group.add_argument(
         "--export-name", default=None, help=f"export name (default: {export_name_help})"
     )
+    if sanity is not None:
+        add_sanity_args(group, sanity)
     return group
 
 
@@ -294,6 +308,114 @@ def export_name(model, dataset):
 def smoke_limit(config):
     """Examples per split: a few batches under --smoke, all otherwise."""
     return SMOKE_EXAMPLES if config.smoke else None
+
+
+# --- the overfit sanity check (--sanity) -----------------------------------------------
+
+SANITY_BATCH_SIZE = 32  # at most: a few steps an epoch on a subset of 128
+
+
+@dataclasses.dataclass(frozen=True)
+class Sanity:
+    """How `--sanity` checks a recipe's model: it trains on the first `examples` training
+    examples, without regularisation, for at most `epochs`, and passes when the watched
+    value falls to `tolerance` times its initial value (or times a baseline, `of`).
+
+    Args:
+        examples: The default of `--sanity-examples`.
+        epochs: The default of `--sanity-epochs`.
+        tolerance: The target as a fraction of the initial value or the baseline.
+        watched: What is watched, for `--help`.
+        of: What the tolerance is a fraction of, for `--help`. Defaults to "its initial
+            value".
+    """
+
+    examples: int
+    epochs: int
+    tolerance: float
+    watched: str
+    of: str = "its initial value"
+
+
+# From the untrained model's ln(classes) (2.30 for 10 classes) to a tenth of it: most of
+# the subset classified right, with confidence. LeNet-5 gets there in 5-35 epochs.
+CLASSIFIER_SANITY = Sanity(128, 100, 0.1, "the training cross-entropy")
+# A model that ignores its input at best outputs the subset's mean image; half of that
+# squared error (R^2 >= 0.5 on the subset) needs a working code. Watched as MSE, which can
+# approach 0 where binary cross-entropy on grey levels cannot, and relative to the mean
+# image rather than to where a sigmoid or linear output starts. 10-90 epochs.
+RECONSTRUCTION_SANITY = Sanity(
+    128, 300, 0.5, "the training reconstruction MSE", "the MSE of the subset's mean image"
+)
+
+
+def add_sanity_args(group, sanity):
+    """`--sanity`, `--sanity-examples`, `--sanity-epochs` with the recipe's `Sanity`."""
+    percent = f"{round(100 * sanity.tolerance)}%%"  # help strings are %-formatted
+    group.add_argument(
+        "--sanity",
+        action="store_true",
+        help="instead of training: check that the model can overfit a tiny subset of the "
+        f"training split without regularisation ({sanity.watched} must fall to {percent} "
+        f"of {sanity.of}); prints PASS, or fails with exit status 2 and the likely causes; "
+        "writes no run folder and no export",
+    )
+    group.add_argument(
+        "--sanity-examples",
+        type=positive_int,
+        default=sanity.examples,
+        help="training examples --sanity overfits",
+    )
+    group.add_argument(
+        "--sanity-epochs", type=positive_int, default=sanity.epochs, help="epochs --sanity allows"
+    )
+
+
+def training_subset(options, *, normalize, image_size=None):
+    """`(x, y, info)`: the first `--sanity-examples` examples of the split the recipe
+    trains on (the training split less its validation part), as numpy arrays."""
+    keep = 100 - options.validation_percent
+    subset, info = data.load(
+        options.dataset,
+        f"train[:{keep}%]",
+        normalize=normalize,
+        image_size=image_size,
+        manual_dir=options.data_dir,
+        limit=options.sanity_examples,
+        shuffle=False,
+        with_info=True,
+    )
+    x, y = data.as_numpy(subset)
+    return x, y, info
+
+
+def sanity_check(options, config, model, x, y=None, *, sanity, batch_size=None, **kwargs):
+    """`zoo.training.overfit_check` of the compiled `model` with the `--sanity` options:
+    `--sanity-epochs`, the family's tolerance, batches of at most `SANITY_BATCH_SIZE` (or
+    `batch_size`), the learning rate and optimizer of the run; `kwargs` go to it."""
+    return training.overfit_check(
+        model,
+        x,
+        y,
+        epochs=options.sanity_epochs,
+        tolerance=sanity.tolerance,
+        batch_size=batch_size or min(config.batch_size, SANITY_BATCH_SIZE),
+        verbose=options.verbose or 0,
+        **kwargs,
+    )
+
+
+def report_sanity(result, *, rate_option="--learning-rate", causes=()):
+    """Prints `sanity check PASS: ...` and returns the result as a dict, or raises
+    `ValueError` (one line, exit status 2) with the numbers and the likely causes, the
+    recipe's own `causes` among them."""
+    if not result.passed:
+        message = result.failure_message(
+            rate_option=rate_option, epochs_option="--sanity-epochs", extra=causes
+        )
+        raise ValueError(f"sanity check {message}")
+    print(f"sanity check {result.summary()}")
+    return result.as_dict()
 
 
 # --- LeNet-5 runs (the lenet5 recipe and the quickstart) -------------------------------
@@ -421,6 +543,20 @@ def train_lenet5(recipe, options, config):
         )
         training.finish_run(run_dir, metrics)
     return model, info, metrics, run_dir, export_path
+
+
+def lenet5_sanity(options, config):
+    """`--sanity` of a LeNet-5 recipe: the model without dropout (batch normalisation
+    stays) on the subset, without augmentation. Returns the result as a dict."""
+    training.set_seed(config.seed)
+    x, y, info = training_subset(
+        options, normalize=options.normalize, image_size=options.image_size
+    )
+    # lenet5 refuses --dropout: keep the option, so that --sanity stops as a run would
+    model = lenet5_model(
+        options if options.model == "lenet5" else options.replace(dropout=0.0), config, info
+    )
+    return report_sanity(sanity_check(options, config, model, x, y, sanity=CLASSIFIER_SANITY))
 
 
 # --- autoencoder runs (autoencoder, anomaly, ae_vs_pca) -------------------------------
@@ -650,6 +786,53 @@ def run_autoencoder(options, config, run_dir):
     return model, info, metrics, arrays
 
 
+# Under --sanity: the options that regularise an autoencoder, turned off where the user set
+# them or the variant's default sets them. --l1 stays: ae/sparse_l1 needs a positive
+# penalty (the MSE watched leaves it out); k-sparse codes are the variant's structure.
+AE_UNREGULARISED = {"dropout": 0.0, "noise_level": 0.0, "kl_weight": 0.0, "contraction": 0.0}
+AE_REGULARISED_BY_DEFAULT = {
+    "denoising": "noise_level",
+    "sparse_kl": "kl_weight",
+    "contractive": "contraction",
+}
+
+
+def autoencoder_sanity(options, config):
+    """`--sanity` of an autoencoder recipe: the variant without dropout, corruption, KL
+    or contraction penalty, no greedy pretraining or k schedule, trained on the subset
+    with its reconstruction loss; the MSE must fall to half the mean image's. Returns
+    the result as a dict."""
+    import numpy as np
+
+    training.set_seed(config.seed)
+    x, _, info = training_subset(options, normalize="minmax")
+    changes = {k: v for k, v in AE_UNREGULARISED.items() if getattr(options, k) is not None}
+    if options.noise is not None:
+        changes["noise_level"] = 0.0
+    if options.variant in AE_REGULARISED_BY_DEFAULT:
+        changes[AE_REGULARISED_BY_DEFAULT[options.variant]] = 0.0
+    with warnings.catch_warnings():  # "an overcomplete code can learn the identity": yes
+        warnings.simplefilter("ignore")
+        model = autoencoder_model(options.replace(**changes), config, info)
+    model.compile(
+        optimizer=training.make_optimizer(config),
+        loss=reconstruction_loss(model, options),
+        metrics=["mse"],
+    )
+    mean_image_mse = float(np.var(x, axis=0).mean())
+    result = sanity_check(
+        options,
+        config,
+        model,
+        x,
+        x,
+        sanity=RECONSTRUCTION_SANITY,
+        monitor="mse",
+        baseline=mean_image_mse,
+    )
+    return report_sanity(result)
+
+
 # --- RBM runs (rbm, dbn) ---------------------------------------------------------------
 
 
@@ -795,3 +978,65 @@ def train_rbms(options, config, stack, run_dir, x_train, x_val, rate_option="--l
     )
     training.check_converged(config, run_dir, stack, rate_option=rate_option)
     return histories
+
+
+# The mean-field reconstruction error (the guide's monitor) from the untrained RBM's, whose
+# visible biases already give the subset's mean image, to half of it: the hidden units
+# carry what sets the examples apart. The contrastive-divergence loss is no measure of
+# fit (a difference of free energies, near 0 throughout); the free-energy gap needs
+# held-out data and measures overfitting, not fitting. 40-60 epochs on 128 digits.
+RBM_SANITY = Sanity(128, 200, 0.5, "the mean-field reconstruction error")
+
+
+def rbm_sanity_check(options, config, stack, x):
+    """The overfit check of a one-RBM `stack` (built without weight decay): CD with the
+    configured optimizer and momentum schedule on the subset `x`, watching the subset's
+    mean-field reconstruction error. Returns the `OverfitResult`."""
+    import numpy as np
+
+    from zoo.likelihood import reconstruction_error
+
+    flat = x.reshape(len(x), -1)
+    if stack.normalization is not None:  # Gaussian visibles: standardised on the subset
+        stack.normalization.adapt(flat)
+    visible = np.asarray(stack.visible_data(flat))
+    rbm = stack.rbms[0]
+    rbm.init_visible_bias(visible)
+    optimizer, schedule = _rbm_optimizer_and_schedule(options, config)
+    stack.compile(optimizer=optimizer)
+    return sanity_check(
+        options,
+        config,
+        stack,
+        x,
+        sanity=RBM_SANITY,
+        monitor="reconstruction_error",
+        measure=lambda _: reconstruction_error(rbm, visible),
+        callbacks=schedule,
+    )
+
+
+def pretrain_subset(options, config, stack, x, epochs, rate_option="--learning-rate"):
+    """Greedy CD training of every RBM of `stack` on the subset `x` (for `--sanity`):
+    `epochs` each, batches of at most `SANITY_BATCH_SIZE`, the configured optimizer and
+    momentum schedule, no monitors. Raises `ValueError` naming `rate_option` if it
+    diverged."""
+    from zoo.export import check_finite_weights
+    from zoo.models.rbm import pretrain
+
+    pretrain(
+        stack,
+        x,
+        epochs=epochs,
+        batch_size=min(config.batch_size, SANITY_BATCH_SIZE),
+        optimizer=lambda: _rbm_optimizer_and_schedule(options, config)[0],
+        callbacks=lambda i: _rbm_optimizer_and_schedule(options, config)[1],
+        monitor_examples=0,
+    )
+    try:
+        check_finite_weights(stack)
+    except ValueError:
+        raise ValueError(
+            f"sanity check FAIL: pretraining on {len(x)} examples diverged (non-finite "
+            f"weights). Lower the learning rate ({rate_option} {config.learning_rate:g})."
+        ) from None

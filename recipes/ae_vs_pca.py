@@ -17,9 +17,11 @@ import sys
 from zoo import analysis, data, plots, training
 
 from ._common import (
+    RECONSTRUCTION_SANITY,
     add_autoencoder_args,
     add_data_args,
     add_training_args,
+    autoencoder_sanity,
     command,
     export_name,
     make_parser,
@@ -39,6 +41,7 @@ def build_parser():
         batch_size=128,
         learning_rate=1e-3,
         export_name_help="ae_vs_pca, then _<dataset> unless mnist",
+        sanity=RECONSTRUCTION_SANITY,
     )
     parser.set_defaults(variant="deep", code_size=32, loss="mse", probe_examples=-1)
     return parser
@@ -81,6 +84,8 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return autoencoder_sanity(options, config)
     with training.run("ae_vs_pca", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     k = metrics["code_size"]

@@ -19,9 +19,11 @@ import sys
 from zoo import analysis, data, plots, training
 
 from ._common import (
+    RECONSTRUCTION_SANITY,
     add_autoencoder_args,
     add_data_args,
     add_training_args,
+    autoencoder_sanity,
     command,
     dataset_type,
     fraction,
@@ -52,7 +54,12 @@ def build_parser():
         help="threshold: this quantile of the training images' errors",
     )
     add_training_args(
-        parser, epochs=10, batch_size=128, learning_rate=1e-3, export_name_help="anomaly_<dataset>"
+        parser,
+        epochs=10,
+        batch_size=128,
+        learning_rate=1e-3,
+        export_name_help="anomaly_<dataset>",
+        sanity=RECONSTRUCTION_SANITY,
     )
     parser.set_defaults(variant="conv", probe_examples=-1)
     return parser
@@ -106,6 +113,8 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return autoencoder_sanity(options, config)
     with training.run("anomaly", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     report = {key.removeprefix("anomaly_"): value for key, value in metrics.items()}

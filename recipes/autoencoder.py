@@ -20,6 +20,7 @@ and exports the model (reconstruction, code and reconstruction error per image) 
     python -m recipes.autoencoder --variant ksparse --code-size 1000 --k 25 --k-start 100
     python -m recipes.autoencoder --variant deep --hidden 512 256 --greedy-epochs 5
     python -m recipes.autoencoder --variant conv --dataset digits --filters 16 32
+    python -m recipes.autoencoder --variant sparse_kl --sanity   # can it overfit 128 images?
 """
 
 import sys
@@ -28,9 +29,11 @@ from zoo import training
 from zoo.models import encoder_classifier
 
 from ._common import (
+    RECONSTRUCTION_SANITY,
     add_autoencoder_args,
     add_data_args,
     add_training_args,
+    autoencoder_sanity,
     command,
     export_name,
     make_parser,
@@ -58,6 +61,7 @@ def build_parser():
         batch_size=128,
         learning_rate=1e-3,
         export_name_help="ae_<variant>, then _<dataset> unless mnist",
+        sanity=RECONSTRUCTION_SANITY,
     )
     return parser
 
@@ -103,6 +107,8 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return autoencoder_sanity(options, config)
     with training.run("autoencoder", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     summary = f"test reconstruction MSE {metrics['test_reconstruction_mse']:.5f}"

@@ -9,15 +9,18 @@ Levenberg-Marquardt; `--augment` adds random shifts, rotations and zooms, the pa
     python -m recipes.lenet5                                   # classic, MNIST
     python -m recipes.lenet5 --dataset digits                  # offline, no files
     python -m recipes.lenet5 --model lenet5_modern --batch-norm --dropout 0.2
+    python -m recipes.lenet5 --sanity        # first: can it overfit 128 examples?
 """
 
 import sys
 
 from ._common import (
+    CLASSIFIER_SANITY,
     add_data_args,
     add_lenet5_args,
     add_training_args,
     command,
+    lenet5_sanity,
     make_parser,
     parse,
     train_lenet5,
@@ -29,12 +32,16 @@ def build_parser():
     parser = make_parser("lenet5", __doc__)
     add_data_args(parser, dataset="mnist")
     add_lenet5_args(parser)
-    add_training_args(parser, epochs=30, batch_size=128, learning_rate=1e-3)
+    add_training_args(
+        parser, epochs=30, batch_size=128, learning_rate=1e-3, sanity=CLASSIFIER_SANITY
+    )
     return parser
 
 
 def main(argv=None):
     options = parse(build_parser(), argv)
+    if options.sanity:
+        return lenet5_sanity(options, training_config(options))
     _, _, metrics, run_dir, _ = train_lenet5("lenet5", options, training_config(options))
     print(f"test error {metrics['test_error_percent']:.2f}%  run folder: {run_dir}")
     return metrics

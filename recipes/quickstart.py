@@ -17,10 +17,12 @@ from zoo import data
 from zoo.export import verify_export
 
 from ._common import (
+    CLASSIFIER_SANITY,
     add_data_args,
     add_lenet5_args,
     add_training_args,
     command,
+    lenet5_sanity,
     make_parser,
     parse,
     smoke_limit,
@@ -33,7 +35,14 @@ def build_parser():
     parser = make_parser("quickstart", __doc__)
     add_data_args(parser, dataset="digits")
     add_lenet5_args(parser)
-    add_training_args(parser, epochs=60, batch_size=32, learning_rate=3e-3, patience=20)
+    add_training_args(
+        parser,
+        epochs=60,
+        batch_size=32,
+        learning_rate=3e-3,
+        patience=20,
+        sanity=CLASSIFIER_SANITY,
+    )
     parser.set_defaults(
         augment=True, shift=0.05, rotation=5.0, zoom=0.05, export_name="lenet5_digits"
     )
@@ -43,6 +52,8 @@ def build_parser():
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return lenet5_sanity(options, config)
     model, info, metrics, run_dir, export_path = train_lenet5("quickstart", options, config)
     rows = [
         ("model", f"{model.name} ({model.count_params():,} parameters)"),

@@ -23,6 +23,7 @@ to `saved_models/<export name>/<version>/`.
     python -m recipes.rbm --dataset mnist --binarize --units 500 --persistent-chains 100 \\
         --learning-rate 0.01 --final-momentum 0.5
     python -m recipes.rbm --visible gaussian --learning-rate 0.01
+    python -m recipes.rbm --sanity           # does CD reconstruct 128 digits?
 """
 
 import sys
@@ -41,6 +42,7 @@ from zoo.likelihood import (
 )
 
 from ._common import (
+    RBM_SANITY,
     add_cd_args,
     add_probe_arg,
     add_rbm_data_args,
@@ -52,8 +54,11 @@ from ._common import (
     parse,
     positive_int,
     rbm_data,
+    rbm_sanity_check,
+    report_sanity,
     train_rbms,
     training_config,
+    training_subset,
     weight_decay,
 )
 
@@ -82,7 +87,13 @@ def build_parser():
     )
     add_probe_arg(evaluation)
     add_training_args(
-        parser, epochs=20, batch_size=100, learning_rate=0.1, optimizer="sgd", lr_schedule="none"
+        parser,
+        epochs=20,
+        batch_size=100,
+        learning_rate=0.1,
+        optimizer="sgd",
+        lr_schedule="none",
+        sanity=RBM_SANITY,
     )
     return parser
 
@@ -148,6 +159,17 @@ def build_model(options, info):
     )
 
 
+def sanity(options, config):
+    """`--sanity`: the RBM without weight decay, trained by CD on the subset; its
+    reconstruction error must halve. Returns the result as a dict."""
+    training.set_seed(config.seed)
+    x, _, info = training_subset(options, normalize="minmax")
+    if options.binarize:
+        x = (x > 0.5).astype("float32")
+    stack = build_model(options.replace(weight_decay=0.0), info)
+    return report_sanity(rbm_sanity_check(options, config, stack, x))
+
+
 def run(options, config, run_dir):
     """Train, measure, draw, save and export the RBM; returns the metrics."""
     splits, info = rbm_data(options, config)
@@ -167,6 +189,8 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return sanity(options, config)
     with training.run("rbm", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     summary = f"test reconstruction error {metrics['test_reconstruction_error']:.4f}"

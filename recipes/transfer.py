@@ -17,6 +17,7 @@ side by side and `learning_curves.png` draws them in one figure.
 
     python -m recipes.transfer --data $ZOO_DATA_DIR/hymenoptera_data --base mobilenet --mode all
     python -m recipes.transfer --data photos/ --mode partial --two-phase --tta 8 --tflite
+    python -m recipes.transfer --data photos/ --sanity   # can the head overfit 32 images?
 """
 
 import dataclasses
@@ -36,6 +37,7 @@ from zoo.models.transfer import BASES, MODES, fine_tune
 from zoo.plots import plot_runs
 
 from ._common import (
+    Sanity,
     add_training_args,
     command,
     float_type,
@@ -45,6 +47,8 @@ from ._common import (
     non_negative_int,
     parse,
     positive_int,
+    report_sanity,
+    sanity_check,
     training_config,
 )
 
@@ -53,6 +57,9 @@ DEFAULT_DATA = "hymenoptera_data"  # under $ZOO_DATA_DIR
 SMALLEST_ALPHA = {"mobilenet": 0.25, "mobilenet_v2": 0.35}
 SMOKE = {"batches": 2, "batch_size": 8, "image_size": 96}
 SVM_C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+# --sanity: the head on the frozen base (minimum mode, no dropout, no augmentation) on a
+# few training images at --smoke's sizes; its cross-entropy from ln(classes) to a tenth.
+SANITY = Sanity(32, 100, 0.1, "the training cross-entropy of the head on the frozen base")
 TABLE_COLUMNS = {
     "total": "Total",
     "partial": "Partial",
@@ -141,6 +148,7 @@ def build_parser():
         lr_schedule="none",
         patience=5,
         export_name_help="transfer_<base>_<data folder>",
+        sanity=SANITY,
     )
     return parser
 
@@ -187,6 +195,32 @@ def load_data(options, config):
         train = train_eval = train.take(SMOKE["batches"])
         val = val.take(SMOKE["batches"])
     return Splits(train, train_eval, val, info)
+
+
+def sanity_subset(options, config):
+    """`(x, y, info)`: `--sanity-examples` training images of the folder (shuffled, so
+    that every class is there) at --smoke's image size, raw 0-255, as numpy arrays."""
+    root = _data_root(options)
+    common = {
+        "image_size": SMOKE["image_size"],
+        "batch_size": SMOKE["batch_size"],
+        "seed": config.seed,
+        "crop_to_aspect_ratio": not options.no_crop,
+    }
+    train_dir, _ = _split_folders(root)
+    if train_dir is not None:
+        train, info = data.from_directory(train_dir, with_info=True, **common)
+    else:
+        split = {"validation_split": options.validation_split, "subset": "training"}
+        train, info = data.from_directory(root, with_info=True, **split, **common)
+    if info.num_classes < 2:
+        raise ValueError(
+            f"--data must hold at least 2 class folders. Received: {root} with "
+            f"{info.num_classes} ({', '.join(info.class_names)})"
+        )
+    batches = -(-options.sanity_examples // SMOKE["batch_size"])  # rounded up
+    x, y = data.as_numpy(train.take(batches))
+    return x[: options.sanity_examples], y[: options.sanity_examples], info
 
 
 def _data_root(options):
@@ -433,9 +467,29 @@ def _write_histories(run_dir, histories):
     plot_runs(histories, run_dir / training.CURVES_FILE, title="total / partial / minimum")
 
 
+def sanity(options, config):
+    """`--sanity`: the minimum mode's model (the head on the frozen base) without dropout
+    or augmentation, trained on a few images at --smoke's sizes. Returns the result as a
+    dict."""
+    training.set_seed(config.seed)
+    x, y, info = sanity_subset(options, config)
+    model = build_model(options.replace(dropout=0.0, no_augment=True), config, info, "minimum")
+    model.compile(
+        optimizer=training.make_optimizer(config),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    result = sanity_check(
+        options, config, model, x, y, sanity=SANITY, batch_size=SMOKE["batch_size"]
+    )
+    return report_sanity(result)
+
+
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if options.sanity:
+        return sanity(options, config)
     with training.run("transfer", config, options.as_dict()) as run_dir:
         _, _, metrics = run(options, config, run_dir)
     print(format_table(metrics["rows"]))

@@ -13,6 +13,15 @@ Recipes (and users) describe a run with a `TrainConfig` and hand it to the helpe
 
 A variant of a configuration is `dataclasses.replace(config, learning_rate=1e-4)`.
 
+Before a long run, `overfit_check` trains a compiled model on a tiny subset (64-256
+examples, no regularisation) and says whether its training loss falls below a fraction of
+where it started; if it does not, something is broken (learning rate, labels,
+preprocessing, a frozen model, a loss that does not suit the output):
+
+    result = overfit_check(model, x[:128], y[:128], epochs=50, tolerance=0.1)
+    print(result.summary())                    # PASS: loss 2.31 -> 0.19 ... at epoch 14
+    result.raise_for_failure()                 # ValueError listing the likely causes
+
 Every run writes into its own folder (default `runs/<recipe>/<timestamp>/`): `config.json`,
 `history.csv`, `learning_curves.png`, `metrics.json`, `best.keras`. A folder that already
 holds a run is never reused unless `resume=True`, which continues an interrupted run
@@ -369,6 +378,308 @@ def write_json(path, obj):
 def epochs_run(run_dir):
     """How many epochs the run's `history.csv` records."""
     return len(read_history(pathlib.Path(run_dir) / HISTORY_FILE).get("epoch", []))
+
+
+# --- the overfit sanity check -----------------------------------------------------------
+
+OVERFIT_EPOCHS = 50
+OVERFIT_TOLERANCE = 0.1
+OVERFIT_BATCH_SIZE = 32
+STILL_FRACTION = 0.01  # a loss that changed by less than this fraction "hardly moved"
+
+
+@dataclasses.dataclass(frozen=True)
+class OverfitResult:
+    """What `overfit_check` measured on the subset.
+
+    Attributes:
+        passed: Every value was finite and one reached `target`.
+        monitor: The value watched: "loss", a compiled metric ("mse") or the name of a
+            `measure` ("reconstruction_error").
+        initial_loss: The watched value before training.
+        final_loss: The watched value after the last epoch trained.
+        target: The value to reach: `tolerance * baseline`, or `tolerance *
+            initial_loss` without a baseline.
+        tolerance: The target as a fraction of the baseline or the initial value.
+        baseline: The value the tolerance is a fraction of, when not the initial value.
+        measured: The value came from a `measure`, not from the loss or a metric.
+        reached_epoch: The first epoch (1-based) at or below the target, or None.
+        epochs: The epochs allowed.
+        epochs_run: The epochs trained (training stops at the target, or at a
+            non-finite value).
+        examples: Examples in the subset.
+        history: The watched value after each epoch trained.
+        trainable_weights: Trainable weight tensors of the model (0: a frozen model).
+        learning_rate: The optimizer's learning rate, when it has one number.
+    """
+
+    passed: bool
+    monitor: str
+    initial_loss: float
+    final_loss: float
+    target: float
+    tolerance: float
+    reached_epoch: int | None
+    epochs: int
+    epochs_run: int
+    examples: int
+    history: tuple
+    trainable_weights: int
+    learning_rate: float | None = None
+    baseline: float | None = None
+    measured: bool = False
+
+    def as_dict(self):
+        return {**dataclasses.asdict(self), "history": list(self.history)}
+
+    @property
+    def non_finite_epoch(self):
+        """The first epoch (1-based) whose value was NaN or inf, or None."""
+        if not math.isfinite(self.initial_loss):
+            return 0
+        bad = [i for i, value in enumerate(self.history, start=1) if not math.isfinite(value)]
+        return bad[0] if bad else None
+
+    def summary(self):
+        """One line: PASS or FAIL, the values, the target and when it was reached."""
+        of = "the initial" if self.baseline is None else f"the baseline {self.baseline:.4g}"
+        line = (
+            f"{'PASS' if self.passed else 'FAIL'}: {self.monitor} {self.initial_loss:.4g} -> "
+            f"{self.final_loss:.4g} on {self.examples} examples (target <= {self.target:.4g}, "
+            f"{self.tolerance:.0%} of {of}) "
+        )
+        if self.reached_epoch is not None:
+            return line + f"reached at epoch {self.reached_epoch} of {self.epochs}"
+        if self.non_finite_epoch == 0:
+            return line + "non-finite before training"
+        if self.non_finite_epoch is not None:
+            return line + f"non-finite at epoch {self.non_finite_epoch} of {self.epochs}"
+        return line + f"not reached in {self.epochs} epochs"
+
+    def likely_causes(self, *, rate_option="learning_rate", epochs_option="epochs", extra=()):
+        """What most likely keeps the model from overfitting, the likeliest first: what
+        the values show (no trainable weights, non-finite, still, rising, falling too
+        slowly), then `extra` (causes the caller knows of), then (unless the value came
+        from a `measure`) a loss that does not suit the output.
+
+        Args:
+            rate_option: How the caller names the learning rate (a recipe's
+                "--learning-rate"). Defaults to "learning_rate".
+            epochs_option: How the caller names the epochs allowed. Defaults to "epochs".
+            extra: More causes, as strings.
+        """
+        rate = f"{rate_option} {self.learning_rate:g}" if self.learning_rate else rate_option
+        causes = []
+        if self.trainable_weights == 0:
+            causes.append("the model has no trainable weights (frozen)")
+        change = (self.initial_loss - self.final_loss) / abs(self.initial_loss or 1.0)
+        if self.non_finite_epoch is not None:
+            causes.append(
+                f"the {self.monitor} became non-finite: a learning rate too high ({rate}), "
+                "or NaN or inf in the inputs or targets"
+            )
+        elif abs(change) < STILL_FRACTION:
+            causes.append(
+                f"the {self.monitor} hardly moved: a learning rate far too low ({rate}), "
+                "frozen layers, or gradients that vanish (saturated units, a loss without a "
+                "gradient)"
+            )
+        elif change < 0:
+            causes.append(f"the {self.monitor} rose: a learning rate too high ({rate})")
+        else:
+            causes.append(
+                f"the {self.monitor} fell by {change:.0%} only: targets that do not match "
+                "the inputs (shuffled or misaligned labels), preprocessing that destroys the "
+                f"signal, too few epochs ({epochs_option} {self.epochs}) or too low a "
+                f"learning rate ({rate}), or a model too small or still regularised"
+            )
+        causes.extend(extra)
+        if not self.measured:
+            causes.append(
+                "a loss that does not suit the output (probabilities with from_logits=True, "
+                "sparse labels with categorical_crossentropy, a sigmoid output with targets "
+                "outside [0, 1])"
+            )
+        return causes
+
+    def failure_message(self, **options):
+        """The failure as one line listing the likely causes; `options` as for
+        `likely_causes`."""
+        causes = "; ".join(
+            f"({i}) {cause}" for i, cause in enumerate(self.likely_causes(**options), start=1)
+        )
+        return (
+            f"{self.summary()}: the model cannot overfit {self.examples} examples. "
+            f"Likely causes: {causes}."
+        )
+
+    def raise_for_failure(self, **options):
+        """Raises `ValueError` with `failure_message` unless the check passed; returns
+        the result."""
+        if not self.passed:
+            raise ValueError(self.failure_message(**options))
+        return self
+
+
+class _OverfitMonitor(keras.callbacks.Callback):
+    """Records the watched value each epoch (measuring it with `measure`, when given)
+    and stops training once it reaches the target or stops being finite."""
+
+    def __init__(self, monitor, target, measure=None):
+        super().__init__()
+        self.monitor, self.target, self.measure = monitor, target, measure
+        self.values = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self.measure is not None:
+            logs[self.monitor] = float(self.measure(self.model))
+        value = float(logs[self.monitor])
+        self.values.append(value)
+        if not math.isfinite(value) or value <= self.target:
+            self.model.stop_training = True
+
+
+def overfit_check(
+    model,
+    x,
+    y=None,
+    *,
+    epochs=OVERFIT_EPOCHS,
+    tolerance=OVERFIT_TOLERANCE,
+    batch_size=OVERFIT_BATCH_SIZE,
+    monitor="loss",
+    measure=None,
+    baseline=None,
+    callbacks=(),
+    verbose=0,
+):
+    """Trains a compiled model on a tiny subset and says whether it can overfit it.
+
+    The check to run before any search or long run: a model and pipeline that work drive
+    the training loss on 64-256 examples far below where it started within a few dozen
+    epochs. One that cannot has a bug: a learning rate far off, labels that do not match
+    the inputs, preprocessing that destroys the signal, a frozen model, or a loss that
+    does not suit the output. Build the model without regularisation (dropout, noise,
+    weight decay, sparsity penalties), which keeps it from overfitting.
+
+    The value watched is `monitor`: the training loss, or a compiled metric (an
+    autoencoder's "mse", which can approach 0 where binary cross-entropy on grey levels
+    cannot), as Keras logs it each epoch. The check passes when every value is finite and
+    one falls to `tolerance` times the initial value (the same quantity on the untrained
+    model, `model.evaluate` on the subset), or times `baseline` when given, or below;
+    training stops at that epoch. With `measure`, a callable `measure(model) -> float`
+    gives the value instead, before training and after each epoch: for a model whose
+    loss is not a quantity to drive down (an RBM's contrastive divergence, a difference
+    of free energies), measure its reconstruction error.
+
+    Args:
+        model: A compiled Keras model.
+        x: The subset's inputs (numpy arrays).
+        y: Its targets; None for a model that trains on `x` alone (`fit(x)`); an
+            autoencoder's are `x`.
+        epochs: Epochs allowed, >= 1. Defaults to 50.
+        tolerance: The target as a fraction of the initial value (or of `baseline`), in
+            (0, 1). Defaults to 0.1.
+        batch_size: Examples per step (at most the subset). Defaults to 32.
+        monitor: The value watched: "loss", a compiled metric, or the name of what
+            `measure` returns. Defaults to "loss".
+        measure: Optional callable taking the model and returning the value to watch.
+        baseline: Optional value the tolerance is a fraction of, instead of the initial
+            value: for an autoencoder, the squared error of predicting the subset's mean
+            image (`np.var(x, axis=0).mean()`), the best a model that ignores its input
+            can do, so that the target does not depend on where the output starts.
+        callbacks: Other callbacks for `fit` (a momentum schedule, say).
+        verbose: `fit` verbosity. Defaults to 0.
+
+    Returns:
+        An `OverfitResult`: `passed`, `initial_loss`, `final_loss`, `reached_epoch`,
+        `target`, `tolerance`, `epochs`, the value after each epoch; `summary()` is one
+        line, `raise_for_failure()` raises `ValueError` listing the likely causes.
+
+    Example:
+
+        model.compile("adam", "sparse_categorical_crossentropy")
+        result = overfit_check(model, x_train[:128], y_train[:128])
+        print(result.summary())   # PASS: loss 2.32 -> 0.2 on 128 examples (target <= ...
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model. Received: model={type(model).__name__}")
+    if not model.compiled:
+        raise ValueError(
+            "model must be compiled (with its optimizer and loss) before overfit_check. "
+            f"Received: the uncompiled model {model.name!r}"
+        )
+    epochs = _checks.check_int("epochs", epochs, low=1)
+    tolerance = _checks.check_float(
+        "tolerance", tolerance, low=0, high=1, low_open=True, high_open=True
+    )
+    batch_size = _checks.check_int("batch_size", batch_size, low=1)
+    _checks.check_int("verbose", verbose, low=0, high=2)
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor must be a non-empty str. Received: monitor={monitor!r}")
+    if measure is not None and not callable(measure):
+        raise TypeError(f"measure must be callable or None. Received: measure={measure!r}")
+    examples = len(x)
+    if examples < 1:
+        raise ValueError(f"x must hold at least one example. Received: x with {examples}")
+    batch_size = min(batch_size, examples)
+    if measure is None:
+        logged = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
+        if monitor not in logged:
+            raise ValueError(
+                f"monitor must be the loss or a compiled metric ({', '.join(logged)}), or "
+                f"name what measure returns. Received: monitor={monitor!r}"
+            )
+        initial = float(logged[monitor])
+    else:
+        initial = float(measure(model))
+    if baseline is not None:
+        baseline = _checks.check_float("baseline", baseline, low=0, low_open=True)
+    elif math.isfinite(initial) and initial <= 0:
+        raise ValueError(
+            f"overfit_check needs a positive initial {monitor} (its target is a fraction of "
+            f"it); watch another value, pass measure or a baseline. Received: initial "
+            f"{monitor}={initial}"
+        )
+    watcher = _OverfitMonitor(monitor, tolerance * (baseline or initial), measure)
+    if math.isfinite(initial):
+        model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            callbacks=[*callbacks, watcher],
+            verbose=verbose,
+        )
+    values = tuple(watcher.values)
+    reached = next((i for i, v in enumerate(values, start=1) if v <= watcher.target), None)
+    return OverfitResult(
+        passed=reached is not None and all(math.isfinite(v) for v in values),
+        monitor=monitor,
+        initial_loss=initial,
+        final_loss=values[-1] if values else initial,
+        target=watcher.target,
+        tolerance=tolerance,
+        reached_epoch=reached,
+        epochs=epochs,
+        epochs_run=len(values),
+        examples=examples,
+        history=values,
+        trainable_weights=len(model.trainable_weights),
+        learning_rate=_learning_rate(model),
+        baseline=baseline,
+        measured=measure is not None,
+    )
+
+
+def _learning_rate(model):
+    """The optimizer's current learning rate as a float, or None."""
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _check_config(config):
