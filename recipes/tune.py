@@ -30,6 +30,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -392,9 +393,11 @@ def plot_search(rows, path, objective, direction):
     plt.close(fig)
 
 
-def retrain(options, config, arrays, hypermodel, hyperparameters, run_dir):
-    """Builds and trains one configuration on the whole training split; returns the
-    trained model and its best validation objective."""
+def retrain(options, config, arrays, hypermodel, hyperparameters, run_dir, log=None):
+    """Builds and trains one configuration on the whole training split (its epochs
+    logged to `log`, a CSV file, when given); returns the trained model and its best
+    validation objective."""
+    import keras
     import keras_tuner
 
     hp = keras_tuner.HyperParameters()
@@ -408,7 +411,10 @@ def retrain(options, config, arrays, hypermodel, hyperparameters, run_dir):
         *args,
         validation_data=validation,
         epochs=config.fit_epochs,
-        callbacks=search_callbacks(config, hypermodel),
+        callbacks=[
+            *search_callbacks(config, hypermodel),
+            *([keras.callbacks.CSVLogger(str(log))] if log is not None else []),
+        ],
         verbose=config.fit_verbose,
     )
     model = getattr(history, "model", None) or model  # a DBN trains its classifier
@@ -446,11 +452,17 @@ def finish(options, config, arrays, hypermodel, run_dir):
     plot_search(rows, run_dir / "search.png", objective.name, objective.direction)
     done = completed(rows)
     ranked = []
+    logs = run_dir / "retrained"  # one CSV log per retrained configuration
+    logs.mkdir(exist_ok=True)
     for row in done[: options.refine_top]:
-        model, value = retrain(options, config, arrays, hypermodel, row["hyperparameters"], run_dir)
+        log = logs / f"trial_{row['trial']}.csv"
+        hyperparameters = row["hyperparameters"]
+        model, value = retrain(options, config, arrays, hypermodel, hyperparameters, run_dir, log)
         ranked.append((value, row, model))
     reverse = objective.direction == "max"
     value, best_row, model = sorted(ranked, key=lambda t: t[0], reverse=reverse)[0]
+    # The run folder's history and learning curves are the best configuration's retraining.
+    shutil.copyfile(logs / f"trial_{best_row['trial']}.csv", run_dir / training.HISTORY_FILE)
     metrics = {
         "family": options.family,
         "tuner": options.tuner,

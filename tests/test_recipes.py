@@ -22,7 +22,7 @@ RUN_FILES = (
 # Options that keep a smoke run short without skipping any of its steps: the DBN's default
 # 2000 top units made the linear probe of --smoke take ~50 s of its ~65 s (the default
 # architecture trains in test_dbn_recipe_... below at a smaller size anyway).
-SMOKE_OPTIONS = {"dbn": ["--hidden", "64", "32"]}
+SMOKE_OPTIONS = {"dbn": ["--hidden", "64", "32"], "tune": ["--max-trials", "2"]}
 
 
 @pytest.mark.parametrize("name", recipe_names())

@@ -201,6 +201,9 @@ def check_converged(config, run_dir, model=None, *, rate_option="--learning-rate
     the option to change (`rate_option`, the command-line option of
     `config.learning_rate`); recipes call this before they evaluate or export."""
     for log in sorted(pathlib.Path(run_dir).glob("*.csv")):
+        with log.open(newline="") as f:
+            if next(csv.reader(f), [None])[0] != "epoch":  # not a Keras CSVLogger log
+                continue
         history = read_history(log)
         if not history:
             continue
