@@ -123,3 +123,34 @@ def test_every_family_is_searched_retrained_and_tested(family, objective, in_tmp
         metrics[f"retrained_{objective}"]
     )  # finite (NaN != NaN)
     assert any(key.startswith("test_") for key in metrics)
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_that_dies_stops_the_search_loudly_and_leaves_no_process(in_tmp):
+    """Here the worker fails at its start (its --subset exceeds the data, which only the
+    processes that search check): the launcher stops the chief instead of waiting."""
+    with pytest.raises(RuntimeError, match=r"worker tuner0 exited with status 2"):
+        tune.main([*BASE, "--max-trials", "2", "--workers", "1", "--subset", "100000"])
+    log = (in_tmp / "run" / "workers" / "tuner0.log").read_text()
+    assert "--subset must be at most the training examples" in log
+    assert "exited with status" not in (in_tmp / "run" / "workers" / "chief.log").read_text()
+    assert _tune_processes_in(in_tmp) == []  # the chief was stopped, nothing left running
+
+
+def _tune_processes_in(folder):
+    """Processes started as a chief or worker (ZOO_TUNE_ROLE) whose working folder is
+    `folder`: this test's children, not another test's."""
+    import os
+    import pathlib
+
+    found = []
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            if (
+                os.readlink(proc / "cwd") == str(folder)
+                and b"ZOO_TUNE_ROLE=" in (proc / "environ").read_bytes()
+            ):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
