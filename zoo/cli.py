@@ -4,6 +4,7 @@ zoo list [PATTERN] [--markdown]    registered models (glob PATTERN, e.g. "lenet*
 zoo recipes                        recipes with a one-line description each
 zoo run RECIPE [ARGS...]           run a recipe, e.g. `zoo run quickstart`
 zoo exports [ROOT]                 exported models: versions, dataset, metric, date
+zoo serve [ROOT] [--port 8501]     serve them: TF Serving REST and KServe v2 (".[serve]")
 
 `zoo --help`, `zoo list` and `zoo recipes` start without importing TensorFlow. Errors are
 one line and exit with status 2; `--debug` (or `ZOO_DEBUG=1`) shows the traceback.
@@ -68,6 +69,22 @@ def build_parser():
     exports.add_argument(
         "root", nargs="?", default="saved_models", help="export root (default: saved_models)"
     )
+    serving = commands.add_parser(
+        "serve", help="serve the exports under ROOT (TF Serving REST and KServe v2 protocols)"
+    )
+    serving.add_argument(
+        "root", nargs="?", default="saved_models", help="export root (default: saved_models)"
+    )
+    serving.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback only)"
+    )
+    serving.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
+    serving.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=16 * 2**20,
+        help="larger request bodies get 413 (default: 16 MiB)",
+    )
     run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
     run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
@@ -85,6 +102,8 @@ def main(argv=None):
         for name in names:
             print(f"{name:<{width}}  {recipe_summary(name)}")
         return 0
+    if args.command == "serve":
+        return serve(parser, args)
     if args.command == "exports":
         return print_exports(parser, args.root)
     if args.command == "list":
@@ -106,6 +125,23 @@ def main(argv=None):
     recipe = importlib.import_module(f"{RECIPES_PACKAGE}.{args.recipe}")
     recipe_argv = [*args.args, *(["--debug"] if args.debug else [])]
     return recipe.cli(recipe_argv)
+
+
+def serve(parser, args):
+    """`zoo serve`: the ASGI server (needs the serve extra: starlette, uvicorn)."""
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be in [1, 65535]. Received: {args.port}")
+    if args.max_request_bytes < 1:
+        parser.error(f"--max-request-bytes must be >= 1. Received: {args.max_request_bytes}")
+    try:
+        from zoo.serving.app import serve as run
+    except ImportError as error:
+        parser.error(f'zoo serve needs the serve extra: pip install "keras-zoo[serve]" ({error})')
+    try:
+        run(args.root, host=args.host, port=args.port, max_request_bytes=args.max_request_bytes)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    return 0
 
 
 def print_exports(parser, root):

@@ -1,0 +1,248 @@
+"""`zoo serve` as a client sees it: a subprocess on a free loopback port, real HTTP in
+TensorFlow Serving's REST API and the v2 protocol, answers compared with in-process
+predictions, bad input answered with 4xx, and new versions picked up."""
+
+import base64
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+MAX_BYTES = 20_000
+pytestmark = pytest.mark.timeout(300)
+
+
+def _request(url, body=None, method=None):
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A served root with LeNet-5 on digits (version 1), and the running server."""
+    import zoo
+    from zoo import data
+    from zoo.export import export
+
+    root = tmp_path_factory.mktemp("served")
+    _, info = data.load("digits", "train", with_info=True, limit=32)
+    model = zoo.create_model("lenet5", input_shape=info.input_shape)
+    export(model, "lenet5_digits", base_dir=root, info=info)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "serve", str(root), "--port", str(port),
+         "--max-request-bytes", str(MAX_BYTES)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if _request(f"{url}/v2/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {process.stdout.read()}")
+            time.sleep(0.3)
+        yield {"url": url, "root": root, "model": model, "info": info}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def images():
+    from zoo import data
+
+    raw, _ = data.as_numpy(data.load("digits", "test", normalize=None, limit=3, shuffle=False))
+    return raw
+
+
+def _expected(server, images, version=1):
+    from zoo.export import load_export
+
+    return load_export(server["root"] / "lenet5_digits" / str(version))(images)
+
+
+def test_tf_serving_status_and_metadata(server):
+    status, body = _request(f"{server['url']}/v1/models/lenet5_digits")
+    assert status == 200
+    assert body["model_version_status"][0] == {
+        "version": "1",
+        "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""},
+    }
+    status, body = _request(f"{server['url']}/v1/models/lenet5_digits/versions/1/metadata")
+    signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["images"]["dtype"] == "DT_FLOAT"
+    dims = [d["size"] for d in signature["inputs"]["images"]["tensor_shape"]["dim"]]
+    assert dims == ["-1", "8", "8", "1"]
+    assert set(signature["outputs"]) == {"probabilities", "class_id"}
+
+
+def test_tf_serving_predict_row_columnar_uint8_and_b64(server, images):
+    expected = _expected(server, images)
+    url = f"{server['url']}/v1/models/lenet5_digits:predict"
+    status, rows = _request(url, {"instances": images.tolist()})
+    assert status == 200 and len(rows["predictions"]) == 3
+    got = np.array([p["probabilities"] for p in rows["predictions"]])
+    np.testing.assert_allclose(got, expected["probabilities"], atol=1e-5)
+    assert [p["class_id"] for p in rows["predictions"]] == expected["class_id"].tolist()
+    status, columns = _request(url, {"inputs": images.tolist()})
+    np.testing.assert_allclose(
+        columns["outputs"]["probabilities"], expected["probabilities"], atol=1e-5
+    )
+    status, uint8 = _request(
+        url, {"signature_name": "serve_uint8", "instances": images.astype("uint8").tolist()}
+    )
+    assert status == 200
+    np.testing.assert_allclose(
+        [p["probabilities"] for p in uint8["predictions"]], expected["probabilities"], atol=1e-5
+    )
+    import tensorflow as tf
+
+    png = tf.io.encode_png(images[0].astype("uint8")).numpy()
+    status, b64 = _request(url, {"instances": [{"b64": base64.b64encode(png).decode()}]})
+    assert status == 200
+    np.testing.assert_allclose(
+        b64["predictions"][0]["probabilities"], expected["probabilities"][0], atol=1e-5
+    )
+
+
+def test_v2_protocol_ready_metadata_and_infer(server, images):
+    url = server["url"]
+    assert _request(f"{url}/v2/health/live") == (200, {"live": True})
+    assert _request(f"{url}/v2/models/lenet5_digits/ready")[1]["ready"] is True
+    status, metadata = _request(f"{url}/v2/models/lenet5_digits")
+    assert metadata["inputs"] == [{"name": "images", "datatype": "FP32", "shape": [-1, 8, 8, 1]}]
+    body = {
+        "inputs": [
+            {"name": "images", "shape": list(images.shape), "datatype": "FP32",
+             "data": images.ravel().tolist()}
+        ]
+    }  # fmt: skip
+    status, answer = _request(f"{url}/v2/models/lenet5_digits/versions/1/infer", body)
+    assert status == 200 and answer["model_version"] == "1"
+    outputs = {o["name"]: o for o in answer["outputs"]}
+    assert outputs["probabilities"]["shape"] == [3, 10]
+    assert outputs["class_id"]["datatype"] == "INT32"
+    np.testing.assert_allclose(
+        np.reshape(outputs["probabilities"]["data"], (3, 10)),
+        _expected(server, images)["probabilities"],
+        atol=1e-5,
+    )
+
+
+BAD = [
+    ("v1", b"{not json", 400, "not valid JSON"),
+    ("v1", {"instances": [[1, 2, 3]]}, 400, "must have shape (None, 8, 8, 1)"),
+    ("v1", {"instances": [[[["a"]] * 8] * 8]}, 400, "list of numbers"),
+    ("v1", {"instances": [[[[math.nan]] * 8] * 8]}, 400, "non-finite"),
+    ("v1", {"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, 400, "b64"),
+    ("v1", {"signature_name": "nope", "instances": [[[[0]] * 8] * 8]}, 404, "no signature"),
+    ("v1", {"instances": [[[[0]] * 8] * 8], "inputs": []}, 400, "exactly one of"),
+    ("v1", b"x" * (MAX_BYTES + 1), 413, "over the limit"),
+    (
+        "v2",
+        {
+            "inputs": [
+                {"name": "images", "shape": [1, 8, 8, 1], "datatype": "INT64", "data": [0] * 64}
+            ]
+        },
+        400,
+        "must be FP32",
+    ),  # fmt: skip
+    (
+        "v2",
+        {
+            "inputs": [
+                {"name": "images", "shape": [1, 8, 8, 1], "datatype": "FP32", "data": [0] * 63}
+            ]
+        },
+        400,
+        "fill shape",
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("protocol", "body", "status", "message"), BAD)
+def test_bad_input_is_a_4xx_naming_it_and_the_server_carries_on(
+    server, images, protocol, body, status, message
+):
+    url = server["url"] + (
+        "/v1/models/lenet5_digits:predict" if protocol == "v1" else "/v2/models/lenet5_digits/infer"
+    )
+    got_status, answer = _request(url, body)
+    assert got_status == status and message in answer["error"], answer
+    ok, good = _request(
+        f"{server['url']}/v1/models/lenet5_digits:predict", {"instances": images[:1].tolist()}
+    )
+    assert ok == 200 and len(good["predictions"]) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/models/nope",
+        "/v1/models/lenet5_digits/versions/9",
+        "/v1/models/lenet5_digits/versions/9/metadata",
+        "/v1/models/..%2F..%2Fetc/metadata",
+        "/v2/models/nope",
+        "/v2/models/lenet5_digits/versions/x/ready",
+        "/nowhere",
+    ],
+)
+def test_unknown_models_versions_and_paths_are_404(server, path):
+    status, answer = _request(server["url"] + path)
+    assert status == 404 and answer["error"]
+
+
+def test_a_new_version_is_served_without_a_restart(server, images):
+    """Exported while the server runs: it becomes the default; version 1 stays pinnable."""
+    import keras
+
+    from zoo.export import export
+
+    model = keras.models.clone_model(server["model"])  # other weights: other outputs
+    export(model, "lenet5_digits", base_dir=server["root"], info=server["info"])
+    status, body = _request(f"{server['url']}/v1/models/lenet5_digits")
+    assert [v["version"] for v in body["model_version_status"]] == ["2", "1"]
+    v2 = {"inputs": [{"name": "images", "shape": list(images.shape), "datatype": "FP32",
+                      "data": images.ravel().tolist()}]}  # fmt: skip
+    status, answer = _request(f"{server['url']}/v2/models/lenet5_digits/infer", v2)
+    assert answer["model_version"] == "2"
+    probabilities = np.reshape(answer["outputs"][0]["data"], (3, 10))
+    np.testing.assert_allclose(
+        probabilities, _expected(server, images, 2)["probabilities"], atol=1e-5
+    )
+    status, pinned = _request(f"{server['url']}/v1/models/lenet5_digits/versions/1:predict",
+                              {"instances": images.tolist()})  # fmt: skip
+    np.testing.assert_allclose(
+        [p["probabilities"] for p in pinned["predictions"]],
+        _expected(server, images, 1)["probabilities"],
+        atol=1e-5,
+    )
