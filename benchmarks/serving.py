@@ -56,6 +56,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--batching", action="store_true", help="zoo serve --batching")
+    parser.add_argument("--batch-timeout-ms", type=float, default=0.0, help="with --batching")
     args = parser.parse_args(argv)
     use_local_data()
     import zoo
@@ -85,7 +87,12 @@ def main(argv=None):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", "serve", root, "--port", str(port)],
+        [sys.executable, "-m", "zoo.cli", "serve", root, "--port", str(port)]
+        + (
+            ["--batching", "--batch-timeout-ms", str(args.batch_timeout_ms)]
+            if args.batching
+            else []
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -120,14 +127,16 @@ def main(argv=None):
         server.terminate()
         server.wait(timeout=30)
     return record(
-        "serving_lenet5_digits",
+        "serving_lenet5_digits"
+        + (f"_batching_{args.batch_timeout_ms:g}ms" if args.batching else ""),
         {
             "command": "python benchmarks/serving.py " + " ".join(argv or sys.argv[1:]),
             "in_process_ms_per_image_one_at_a_time": round(1000 * one, 3),
             "in_process_ms_per_image_batch_32": round(1000 * batch, 3),
             "in_process_images_per_s_one_at_a_time": round(1 / one, 1),
             "requests_per_concurrency_level": args.requests,
-            "batching": False,
+            "batching": args.batching,
+            "batch_timeout_ms": args.batch_timeout_ms if args.batching else None,
             "by_concurrency": rows,
         },
     )

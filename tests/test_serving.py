@@ -32,6 +32,39 @@ def _request(url, body=None, method=None):
         return error.code, json.loads(error.read())
 
 
+def _start(root, *options):
+    """`zoo serve ROOT` on a free loopback port; returns (process, url) once ready."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "serve", str(root), "--port", str(port), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if _request(f"{url}/v2/health/ready")[0] == 200:
+                return process, url
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start: {process.stdout.read()}")
+        time.sleep(0.3)
+
+
+def _stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A served root with LeNet-5 on digits (version 1), and the running server."""
@@ -43,35 +76,11 @@ def server(tmp_path_factory):
     _, info = data.load("digits", "train", with_info=True, limit=32)
     model = zoo.create_model("lenet5", input_shape=info.input_shape)
     export(model, "lenet5_digits", base_dir=root, info=info)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", "serve", str(root), "--port", str(port),
-         "--max-request-bytes", str(MAX_BYTES)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    process, url = _start(root, "--max-request-bytes", str(MAX_BYTES))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if _request(f"{url}/v2/health/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {process.stdout.read()}")
-            time.sleep(0.3)
         yield {"url": url, "root": root, "model": model, "info": info}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +244,8 @@ def test_a_new_version_is_served_without_a_restart(server, images):
                       "data": images.ravel().tolist()}]}  # fmt: skip
     status, answer = _request(f"{server['url']}/v2/models/lenet5_digits/infer", v2)
     assert answer["model_version"] == "2"
-    probabilities = np.reshape(answer["outputs"][0]["data"], (3, 10))
+    outputs = {o["name"]: o["data"] for o in answer["outputs"]}
+    probabilities = np.reshape(outputs["probabilities"], (3, 10))
     np.testing.assert_allclose(
         probabilities, _expected(server, images, 2)["probabilities"], atol=1e-5
     )
@@ -246,3 +256,30 @@ def test_a_new_version_is_served_without_a_restart(server, images):
         _expected(server, images, 1)["probabilities"],
         atol=1e-5,
     )
+
+
+def test_batching_merges_concurrent_requests_and_answers_each_its_own(server, images):
+    """`zoo serve --batching`: 24 requests at once, of 1 to 3 images, each answered with
+    its own rows, equal to in-process predictions; a bad request fails alone."""
+    import concurrent.futures
+
+    process, url = _start(server["root"], "--batching", "--max-batch-size", "8")
+    try:
+        expected = _expected(server, images, version=1)
+        bodies = [images[: 1 + i % 3] for i in range(24)]
+
+        def ask(batch):
+            return _request(f"{url}/v1/models/lenet5_digits/versions/1:predict",
+                            {"instances": batch.tolist()})  # fmt: skip
+
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(ask, bodies))
+            bad = pool.submit(_request, f"{url}/v1/models/lenet5_digits:predict",
+                              {"instances": [[1, 2]]})  # fmt: skip
+        for batch, (status, answer) in zip(bodies, answers, strict=True):
+            assert status == 200 and len(answer["predictions"]) == len(batch)
+            got = [p["probabilities"] for p in answer["predictions"]]
+            np.testing.assert_allclose(got, expected["probabilities"][: len(batch)], atol=1e-5)
+        assert bad.result()[0] == 400
+    finally:
+        _stop(process)

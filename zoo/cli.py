@@ -85,6 +85,21 @@ def build_parser():
         default=16 * 2**20,
         help="larger request bodies get 413 (default: 16 MiB)",
     )
+    serving.add_argument(
+        "--batching",
+        action="store_true",
+        help="merge concurrent requests into one call (as TF Serving's --enable_batching)",
+    )
+    serving.add_argument(
+        "--max-batch-size", type=int, default=32, help="--batching: examples per call"
+    )
+    serving.add_argument(
+        "--batch-timeout-ms",
+        type=float,
+        default=0.0,
+        help="--batching: how long a call waits for more requests (default 0: batches "
+        "form while the previous call runs)",
+    )
     run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
     run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
@@ -131,6 +146,11 @@ def serve(parser, args):
     """`zoo serve`: the ASGI server (needs the serve extra: starlette, uvicorn)."""
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in [1, 65535]. Received: {args.port}")
+    if args.max_batch_size < 1 or not args.batch_timeout_ms >= 0:
+        parser.error(
+            "--max-batch-size must be >= 1 and --batch-timeout-ms >= 0. Received: "
+            f"{args.max_batch_size}, {args.batch_timeout_ms}"
+        )
     if args.max_request_bytes < 1:
         parser.error(f"--max-request-bytes must be >= 1. Received: {args.max_request_bytes}")
     try:
@@ -138,7 +158,15 @@ def serve(parser, args):
     except ImportError as error:
         parser.error(f'zoo serve needs the serve extra: pip install "keras-zoo[serve]" ({error})')
     try:
-        run(args.root, host=args.host, port=args.port, max_request_bytes=args.max_request_bytes)
+        run(
+            args.root,
+            host=args.host,
+            port=args.port,
+            max_request_bytes=args.max_request_bytes,
+            batching=args.batching,
+            max_batch_size=args.max_batch_size,
+            batch_timeout_ms=args.batch_timeout_ms,
+        )
     except FileNotFoundError as error:
         parser.error(str(error))
     return 0

@@ -20,6 +20,7 @@ signature) or 413 (a body over `max_request_bytes`); a request never reaches Ten
 unchecked, so bad input never costs a 500 or the server.
 """
 
+import asyncio
 import base64
 import json
 import re
@@ -40,9 +41,72 @@ class TooLarge(ServingError):
     status = 413
 
 
-def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
-    """The ASGI app serving every export under `root`."""
+class Batcher:
+    """Dynamic batching, as TensorFlow Serving's `--enable_batching`: while a call to a
+    signature runs, the requests that arrive wait, and the next call takes them together
+    (at most `max_batch_size` examples; requests whose examples differ in shape go in
+    separate calls), each getting its own rows of the answer. A request that finds the
+    signature idle is called at once (after `timeout` seconds, 0 by default, spent waiting
+    for company), so batching costs nothing without load."""
+
+    def __init__(self, max_batch_size=32, timeout=0.0):
+        self.max_batch_size = max_batch_size
+        self.timeout = timeout
+        self._pending = {}
+        self._running = set()
+
+    async def __call__(self, signature, inputs):
+        arrays = signature.check(inputs)  # bad input fails alone, before any merging
+        future = asyncio.get_running_loop().create_future()
+        shapes = tuple((k, v.shape[1:], v.dtype.str) for k, v in sorted(arrays.items()))
+        key = (id(signature), shapes)
+        self._pending.setdefault(key, []).append((arrays, future))
+        if key not in self._running:
+            self._running.add(key)
+            asyncio.ensure_future(self._drain(key, signature))
+        return await future
+
+    async def _drain(self, key, signature):
+        try:
+            while self._pending.get(key):
+                if self.timeout:
+                    await asyncio.sleep(self.timeout)
+                items, size, queue = [], 0, self._pending[key]
+                while queue and (not items or size + _rows(queue[0][0]) <= self.max_batch_size):
+                    items.append(queue.pop(0))
+                    size += _rows(items[-1][0])
+                merged = {k: np.concatenate([a[k] for a, _ in items]) for k in items[0][0]}
+                try:
+                    outputs = await run_in_threadpool(signature.run, merged)
+                except Exception as error:  # noqa: BLE001  (each waiting request gets it)
+                    for _, future in items:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                start = 0
+                for arrays, future in items:
+                    rows = _rows(arrays)
+                    if not future.done():
+                        future.set_result({k: v[start : start + rows] for k, v in outputs.items()})
+                    start += rows
+        finally:
+            self._running.discard(key)
+            if not self._pending.get(key):
+                self._pending.pop(key, None)
+
+
+def _rows(arrays):
+    return len(next(iter(arrays.values())))
+
+
+def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, batching=None):
+    """The ASGI app serving every export under `root`; `batching` is an optional `Batcher`."""
     repository = Repository(root)
+
+    async def predict(signature, inputs):
+        if batching is not None:
+            return await batching(signature, inputs)
+        return await run_in_threadpool(signature, inputs)
 
     async def body_json(request):
         declared = request.headers.get("content-length")
@@ -117,7 +181,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
             )
         if "instances" in payload:
             inputs = _rows_to_inputs(payload["instances"], signature)
-            outputs = await run_in_threadpool(signature, inputs)
+            outputs = await predict(signature, inputs)
             if len(outputs) == 1:
                 return {"predictions": next(iter(outputs.values())).tolist()}
             count = len(next(iter(outputs.values())))
@@ -130,7 +194,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         if not isinstance(inputs, dict):
             inputs = {_only_input(signature): inputs}
         inputs = {k: _decode_b64_tree(v, signature.inputs.get(k)) for k, v in inputs.items()}
-        outputs = await run_in_threadpool(signature, inputs)
+        outputs = await predict(signature, inputs)
         if len(outputs) == 1:
             return {"outputs": next(iter(outputs.values())).tolist()}
         return {"outputs": {k: v.tolist() for k, v in outputs.items()}}
@@ -197,7 +261,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
                     f"input {tensor['name']!r}: data must be numbers that fill shape "
                     f"{tensor['shape']}"
                 ) from None
-        outputs = await run_in_threadpool(signature, inputs)
+        outputs = await predict(signature, inputs)
         wanted = [o.get("name") for o in payload.get("outputs") or [] if isinstance(o, dict)]
         unknown = sorted(set(wanted) - set(outputs))
         if unknown:
@@ -319,9 +383,21 @@ def _v2_tensor(name, spec):
     }
 
 
-def serve(root="saved_models", *, host="127.0.0.1", port=8501, max_request_bytes=None):
+def serve(
+    root="saved_models",
+    *,
+    host="127.0.0.1",
+    port=8501,
+    max_request_bytes=None,
+    batching=False,
+    max_batch_size=32,
+    batch_timeout_ms=0.0,
+):
     """Runs the server until interrupted (uvicorn)."""
     import uvicorn
 
-    app = create_app(root, max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES)
+    batcher = Batcher(max_batch_size, batch_timeout_ms / 1000) if batching else None
+    app = create_app(
+        root, max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES, batching=batcher
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -87,11 +87,15 @@ class Signature:
             checked[key] = array.astype(DTYPES[dtype][0])
         return checked
 
-    def __call__(self, inputs):
+    def run(self, arrays):
+        """Calls the signature on checked arrays (see `check`); NumPy outputs."""
         import tensorflow as tf
 
-        outputs = self.function(**{k: tf.constant(v) for k, v in self.check(inputs).items()})
+        outputs = self.function(**{k: tf.constant(v) for k, v in arrays.items()})
         return {key: value.numpy() for key, value in outputs.items()}
+
+    def __call__(self, inputs):
+        return self.run(self.check(inputs))
 
 
 class Version:
