@@ -22,6 +22,7 @@ A recipe reads:
 import argparse
 import dataclasses
 import os
+import pathlib
 import shlex
 import sys
 import warnings
@@ -292,6 +293,22 @@ def training_config(options, **changes):
     if hasattr(options, "no_export"):
         values["export"] = not options.no_export
     return training.TrainConfig(**{**values, **changes})
+
+
+DEFAULT_IMAGE_FOLDER = "hymenoptera_data"  # under $ZOO_DATA_DIR: the transfer recipes' data
+
+
+def image_folder_root(folder):
+    """`--data` as a folder, or `$ZOO_DATA_DIR/hymenoptera_data` when it is not given."""
+    if folder is not None:
+        return pathlib.Path(folder)
+    root = os.environ.get(data.DATA_DIR_ENV)
+    if root and (pathlib.Path(root) / DEFAULT_IMAGE_FOLDER).is_dir():
+        return pathlib.Path(root) / DEFAULT_IMAGE_FOLDER
+    raise ValueError(
+        f"--data must name an image folder (or set ${data.DATA_DIR_ENV} to a folder holding "
+        f"{DEFAULT_IMAGE_FOLDER}/). Received: --data=None"
+    )
 
 
 CANONICAL_DATASET = "mnist"  # the dataset an export name may leave out

@@ -21,8 +21,6 @@ side by side and `learning_curves.png` draws them in one figure.
 """
 
 import dataclasses
-import os
-import pathlib
 import re
 import sys
 import time
@@ -37,11 +35,13 @@ from zoo.models.transfer import BASES, MODES, fine_tune
 from zoo.plots import plot_runs
 
 from ._common import (
+    DEFAULT_IMAGE_FOLDER,
     Sanity,
     add_training_args,
     command,
     float_type,
     fraction,
+    image_folder_root,
     int_type,
     make_parser,
     non_negative_int,
@@ -53,7 +53,6 @@ from ._common import (
 )
 
 MODE_CHOICES = (*MODES, "all")
-DEFAULT_DATA = "hymenoptera_data"  # under $ZOO_DATA_DIR
 SMALLEST_ALPHA = {"mobilenet": 0.25, "mobilenet_v2": 0.35}
 SMOKE = {"batches": 2, "batch_size": 8, "image_size": 96}
 SVM_C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
@@ -71,7 +70,7 @@ TABLE_COLUMNS = {
 def build_parser():
     parser = make_parser("transfer", __doc__)
     parser.add_argument(
-        "--data", default=None, help=f"image folder (default $ZOO_DATA_DIR/{DEFAULT_DATA})"
+        "--data", default=None, help=f"image folder (default $ZOO_DATA_DIR/{DEFAULT_IMAGE_FOLDER})"
     )
     parser.add_argument(
         "--validation-split",
@@ -166,7 +165,7 @@ class Splits:
 
 def load_data(options, config):
     """The training and evaluation pipelines of the image folder (raw 0-255 images)."""
-    root = _data_root(options)
+    root = image_folder_root(options.data)
     size = SMOKE["image_size"] if config.smoke else options.image_size
     batch_size = SMOKE["batch_size"] if config.smoke else config.batch_size
     common = {
@@ -200,7 +199,7 @@ def load_data(options, config):
 def sanity_subset(options, config):
     """`(x, y, info)`: `--sanity-examples` training images of the folder (shuffled, so
     that every class is there) at --smoke's image size, raw 0-255, as numpy arrays."""
-    root = _data_root(options)
+    root = image_folder_root(options.data)
     common = {
         "image_size": SMOKE["image_size"],
         "batch_size": SMOKE["batch_size"],
@@ -223,22 +222,10 @@ def sanity_subset(options, config):
     return x[: options.sanity_examples], y[: options.sanity_examples], info
 
 
-def _data_root(options):
-    if options.data is not None:
-        return pathlib.Path(options.data)
-    root = os.environ.get(data.DATA_DIR_ENV)
-    if root and (pathlib.Path(root) / DEFAULT_DATA).is_dir():
-        return pathlib.Path(root) / DEFAULT_DATA
-    raise ValueError(
-        f"--data must name an image folder (or set ${data.DATA_DIR_ENV} to a folder holding "
-        f"{DEFAULT_DATA}/). Received: --data=None"
-    )
-
-
 def _data_name(options):
     """The image folder's name for export names (`hymenoptera_data`), safe for them."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", _data_root(options).resolve().name).strip("._-")
-    return name or "images"
+    folder = image_folder_root(options.data).resolve().name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", folder).strip("._-") or "images"
 
 
 def _split_folders(root):
@@ -419,7 +406,7 @@ def run(options, config, run_dir):
     }
     _write_histories(run_dir, histories)
     name = f"transfer_{options.base}_{_data_name(options)}"
-    metadata = {**options.export_metadata(), "dataset": str(_data_root(options))}
+    metadata = {**options.export_metadata(), "dataset": str(image_folder_root(options.data))}
     # The best mode's folder: its history.csv is that model's (the run folder's holds every
     # mode's columns, padded).
     path = training.export_run(

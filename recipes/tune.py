@@ -27,6 +27,7 @@ machines with the environment variables keras-tuner reads (README, "Tuning").
 """
 
 import dataclasses
+import functools
 import math
 import os
 import pathlib
@@ -42,11 +43,13 @@ import numpy as np
 from zoo import data, training
 
 from ._common import (
+    DEFAULT_IMAGE_FOLDER,
     add_data_args,
     add_training_args,
     command,
     export_name,
     float_type,
+    image_folder_root,
     make_parser,
     non_negative_int,
     parse,
@@ -71,7 +74,9 @@ def build_parser():
         "--variant", default="dense", help="the autoencoder variant (--family autoencoder)"
     )
     search.add_argument(
-        "--data", default=None, help="image folder (--family transfer), class subfolders"
+        "--data",
+        default=None,
+        help=f"image folder (--family transfer; default $ZOO_DATA_DIR/{DEFAULT_IMAGE_FOLDER})",
     )
     search.add_argument("--tuner", choices=tuple(TUNERS), default="random", help="search")
     search.add_argument(
@@ -153,14 +158,7 @@ def load_arrays(options, config):
 
 
 def _image_folder_arrays(options, config):
-    root = options.data or (
-        pathlib.Path(os.environ[data.DATA_DIR_ENV]) / "hymenoptera_data"
-        if data.DATA_DIR_ENV in os.environ
-        else None
-    )
-    if root is None or not pathlib.Path(root).is_dir():
-        raise ValueError(f"--data must be an image folder. Received: --data={root}")
-    root = pathlib.Path(root)
+    root = image_folder_root(options.data)
     train_dir = root / "train" if (root / "train").is_dir() else root
     common = {"image_size": 96 if config.smoke else 224, "seed": config.seed, "batch_size": 64}
     split = {"validation_split": 0.2, **common}
@@ -200,19 +198,25 @@ def make_hypermodel(options, info):
     return get_hypermodel(options.family, **kwargs)
 
 
-def describe(options, hypermodel):
-    """What makes a search folder this search (checked when it is resumed)."""
+@functools.cache
+def space(hypermodel):
+    """The names of the hyperparameters `hypermodel` searches (one build, remembered)."""
     import keras_tuner
 
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
+    return frozenset(p.name for p in hp.space)
+
+
+def describe(options, hypermodel):
+    """What makes a search folder this search (checked when it is resumed)."""
     return {
         "family": options.family,
         "variant": options.variant if options.family == "autoencoder" else None,
         "dataset": options.dataset if options.family != "transfer" else str(options.data),
         "tuner": options.tuner,
         "objective": [hypermodel.objective.name, hypermodel.objective.direction],
-        "space": sorted(p.name for p in hp.space),
+        "space": sorted(space(hypermodel)),
         "subset": options.subset,
     }
 
@@ -244,18 +248,15 @@ def search_callbacks(config, hypermodel):
     HyperModel searches a schedule itself, learning-rate decay on a plateau of the
     objective, relative to the trial's own (tuned) learning rate, for every trial."""
     import keras
-    import keras_tuner
 
     monitor, mode = hypermodel.objective.name, hypermodel.objective.direction
-    hp = keras_tuner.HyperParameters()
-    hypermodel.build(hp)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True
         ),
     ]
-    if "lr_schedule" in {p.name for p in hp.space}:
+    if "lr_schedule" in space(hypermodel):
         return callbacks
     plateau = keras.callbacks.ReduceLROnPlateau(
         monitor=monitor, mode=mode, factor=config.lr_gamma, patience=max(1, config.patience // 2)
@@ -401,8 +402,7 @@ def retrain(options, config, arrays, hypermodel, hyperparameters, run_dir, log=N
     import keras_tuner
 
     hp = keras_tuner.HyperParameters()
-    hypermodel.build(hp)  # registers the space
-    hp.values.update(hyperparameters)
+    hp.values.update(hyperparameters)  # build() takes these, and the defaults for the rest
     model = hypermodel.build(hp)
     args, validation = fit_data(hypermodel.task, arrays.train)
     history = hypermodel.fit(
