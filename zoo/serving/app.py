@@ -56,7 +56,9 @@ class Batcher:
         self._running = set()
 
     async def __call__(self, signature, inputs):
-        arrays = signature.check(inputs)  # bad input fails alone, before any merging
+        # bad input fails alone, before any merging; checking (JSON lists to arrays) is
+        # CPU work, so it runs in the thread pool, off the event loop
+        arrays = await run_in_threadpool(signature.check, inputs)
         future = asyncio.get_running_loop().create_future()
         shapes = tuple((k, v.shape[1:], v.dtype.str) for k, v in sorted(arrays.items()))
         key = (id(signature), shapes)
