@@ -258,6 +258,40 @@ def test_a_new_version_is_served_without_a_restart(server, images):
     )
 
 
+def test_version_labels_name_versions_as_tf_serving_model_config_does(server, images):
+    """`version_labels.json` beside the versions: `/labels/{l}` in status, metadata and
+    predict; an unknown label, a label of a missing version and an unreadable file are
+    404s naming them; relabelling needs no restart."""
+    url, labels = f"{server['url']}/v1/models/lenet5_digits", server["root"] / "lenet5_digits"
+    labels = labels / "version_labels.json"
+    try:
+        labels.write_text(json.dumps({"stable": 1, "gone": 7}))
+        status, body = _request(f"{url}/labels/stable")
+        assert status == 200 and body["model_version_status"][0]["version"] == "1"
+        status, body = _request(f"{url}/labels/stable/metadata")
+        assert status == 200 and body["model_spec"]["version"] == "1"
+        status, body = _request(f"{url}/labels/stable:predict", {"instances": images.tolist()})
+        np.testing.assert_allclose(
+            [p["probabilities"] for p in body["predictions"]],
+            _expected(server, images, 1)["probabilities"],
+            atol=1e-5,
+        )
+        status, body = _request(f"{url}/labels/canary:predict", {"instances": images.tolist()})
+        assert status == 404 and "'canary'" in body["error"]
+        assert "['gone', 'stable']" in body["error"]
+        for path in ("/labels/gone", "/labels/gone:predict"):
+            body = {"instances": images.tolist()} if ":" in path else None
+            status, body = _request(url + path, body)
+            assert status == 404 and "'gone'" in body["error"], body
+        labels.write_text("{not json")
+        status, body = _request(f"{url}/labels/stable")
+        assert status == 404 and "version_labels.json" in body["error"]
+    finally:
+        labels.unlink(missing_ok=True)
+    status, body = _request(f"{url}/labels/stable")
+    assert status == 404 and "stable" in body["error"]
+
+
 def test_batching_merges_concurrent_requests_and_answers_each_its_own(server, images):
     """`zoo serve --batching`: 24 requests at once, of 1 to 3 images, each answered with
     its own rows, equal to in-process predictions; a bad request fails alone."""

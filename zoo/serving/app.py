@@ -3,11 +3,14 @@ REST API and the Open Inference Protocol (v2, KServe and Triton), over an export
 
 TensorFlow Serving REST (https://www.tensorflow.org/tfx/serving/api_rest):
 
-    GET  /v1/models/{name}[/versions/{v}]                 model version status
-    GET  /v1/models/{name}[/versions/{v}]/metadata        signature defs
-    POST /v1/models/{name}[/versions/{v}]:predict         {"instances": [...]} (row) or
-                                                          {"inputs": ...} (columnar),
-                                                          "signature_name", {"b64": ...}
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]           model version status
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata  signature defs
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict   {"instances": [...]} (row) or
+                                                                {"inputs": ...} (columnar),
+                                                                "signature_name", {"b64": ...}
+
+A label names a version through the model's `version_labels.json` (`{"stable": 1}`), as
+TensorFlow Serving's model config `version_labels` does.
 
 Open Inference Protocol (https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/):
 
@@ -34,7 +37,10 @@ from starlette.routing import Route
 from zoo.serving.repository import DTYPES, V2_DTYPES, BadRequest, NotFound, Repository, ServingError
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 2**20
-_V1 = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<rest>/metadata|:predict)?")
+_V1 = re.compile(
+    r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<rest>/metadata|:predict)?"
+)
 
 
 class TooLarge(ServingError):
@@ -139,19 +145,24 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         match = _V1.fullmatch(request.path_params["rest"])
         if match is None:
             raise NotFound(f"no such path: {request.url.path}")
-        return match["name"], match["version"], match["rest"]
+        return match["name"], match["version"], match["label"], match["rest"]
 
     async def v1_get(request):
-        name, version, rest = v1_parts(request)
+        name, version, label, rest = v1_parts(request)
         if rest == ":predict":
             raise NotFound(":predict takes POST")
         if rest == "/metadata":
-            loaded = await run_in_threadpool(repository.get, name, version)
+            loaded = await run_in_threadpool(repository.get, name, version, label)
             return {
                 "model_spec": {"name": name, "signature_name": "", "version": str(loaded.number)},
                 "metadata": {"signature_def": {"signature_def": _v1_signature_defs(loaded)}},
             }
         numbers = repository.versions(name)
+        if label is not None:
+            labels = repository.labels(name)
+            if label not in labels or labels[label] not in numbers:
+                raise NotFound(f"model {name!r} has no served version labelled {label!r}")
+            version = str(labels[label])
         if version is not None:
             if not version.isdigit() or int(version) not in numbers:
                 raise NotFound(f"model {name!r} has no version {version!r}; versions: {numbers}")
@@ -168,13 +179,13 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         }
 
     async def v1_post(request):
-        name, version, rest = v1_parts(request)
+        name, version, label, rest = v1_parts(request)
         if rest != ":predict":
             raise NotFound(f"POST {request.url.path}: only :predict takes POST")
         payload = await body_json(request)
         if not isinstance(payload, dict):
             raise BadRequest("the body must be a JSON object with 'instances' or 'inputs'")
-        loaded = await run_in_threadpool(repository.get, name, version)
+        loaded = await run_in_threadpool(repository.get, name, version, label)
         signature = loaded.signature(payload.get("signature_name"))
         if ("instances" in payload) == ("inputs" in payload):
             raise BadRequest(

@@ -5,13 +5,20 @@ A version is complete when its numeric folder holds `saved_model.pb`: `zoo.expor
 writes it in a hidden staging folder and renames it into place, so a complete version
 never changes and a version still being written is never listed. This module reads the
 layout with the standard library only (no TensorFlow), for `zoo exports` and servers.
+
+Version labels, as TensorFlow Serving's model config `version_labels` gives them, live in
+an optional `version_labels.json` beside the versions: `{"stable": 1, "canary": 2}`. It is
+read again on each request, so relabelling needs no restart.
 """
 
 import json
 import pathlib
+import re
 
 METADATA_FILE = "metadata.json"
 SAVED_MODEL_FILE = "saved_model.pb"
+LABELS_FILE = "version_labels.json"
+_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 # The metric a listing shows, the first of these that a version's metadata records.
 HEADLINE_METRICS = (
     "test_accuracy",
@@ -33,6 +40,34 @@ def versions(model_dir):
         for p in model_dir.iterdir()
         if p.name.isdigit() and (p / SAVED_MODEL_FILE).is_file()
     )
+
+
+def version_labels(model_dir):
+    """A model folder's version labels, `{label: version}`; `{}` when it has none.
+
+    Raises `ValueError` naming the file when it is not a JSON object of labels (names of
+    letters, digits, `_`, `-` and `.`) to version numbers.
+    """
+    path = pathlib.Path(model_dir) / LABELS_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read: {error}") from None
+    try:
+        labels = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and _LABEL.fullmatch(k) and type(v) is int and v >= 0
+        for k, v in labels.items()
+    ):
+        raise ValueError(
+            f'{path} must map labels to version numbers, as {{"stable": 1}}. Received: '
+            f"{text[:200]!r}"
+        )
+    return labels
 
 
 def read_metadata(version_dir):

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from zoo.serving.layout import read_metadata, versions
+from zoo.serving.layout import read_metadata, version_labels, versions
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 DTYPES = {  # TensorFlow dtype -> (NumPy dtype, TF Serving name, v2 datatype)
@@ -144,9 +144,30 @@ class Repository:
             raise NotFound(f"no model named {name!r} under the served root; models: {self.names()}")
         return found
 
-    def get(self, name, version=None):
-        """The loaded `Version`: the newest complete one, or `version` (an int or str)."""
+    def labels(self, name):
+        """The model's version labels, `{label: version}` (see `layout.version_labels`)."""
+        self.versions(name)
+        try:
+            return version_labels(self.root / name)
+        except ValueError as error:
+            raise NotFound(f"model {name!r} has unreadable version labels: {error}") from None
+
+    def get(self, name, version=None, label=None):
+        """The loaded `Version`: the newest complete one, or `version` (an int or str), or
+        the version that `label` names."""
         available = self.versions(name)
+        if label is not None:
+            labels = self.labels(name)
+            if label not in labels:
+                raise NotFound(
+                    f"model {name!r} has no version label {label!r}; labels: {sorted(labels)}"
+                )
+            version = labels[label]
+            if version not in available:
+                raise NotFound(
+                    f"model {name!r} label {label!r} names version {version}, which is not "
+                    f"served; versions: {available}"
+                )
         if version is None:
             number = available[-1]
         else:
