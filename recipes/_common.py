@@ -33,6 +33,12 @@ DEBUG_ENV = "ZOO_DEBUG"
 # Errors a user causes and can fix (bad options, missing or unreadable files): one line.
 USER_ERRORS = (ValueError, TypeError, OSError)
 SMOKE_EXAMPLES = 256  # examples per split under --smoke
+# The optimizer's options of `zoo.training.TrainConfig` (momentum, Nesterov, decoupled
+# weight decay, gradient clipping), as command-line options.
+OPTIMIZER_OPTIONS = ("momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue")
+# The RBM recipes' own --momentum (the first of the momentum schedule) and --weight-decay
+# (an L2 weight cost on W, in the loss) keep their meaning there.
+CD_OPTIMIZER_OPTIONS = ("nesterov", "clipnorm", "clipvalue")
 
 
 # --- the command line ------------------------------------------------------------------
@@ -208,12 +214,15 @@ def add_training_args(
     export_dir="saved_models",
     export_name_help="the model's name, then _<dataset> unless mnist",
     sanity=None,
+    optimizer_options=OPTIMIZER_OPTIONS,
 ):
     """The options every training recipe has, with the recipe's own defaults; the
     recipe turns them into a `zoo.training.TrainConfig` with `training_config`.
     `export_name_help` describes the default export name in `--help`. `sanity`, the
     recipe's `Sanity`, adds `--sanity`, `--sanity-examples` and `--sanity-epochs` (a
-    recipe that passes it runs the check when asked)."""
+    recipe that passes it runs the check when asked). `optimizer_options` are the
+    optimizer's options the recipe takes (`add_optimizer_args`): all of them, except
+    in a recipe whose own options already use one of the names."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help="maximum epochs")
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help="batch size")
@@ -223,6 +232,7 @@ def add_training_args(
     group.add_argument(
         "--optimizer", choices=training.OPTIMIZERS, default=optimizer, help="optimizer"
     )
+    add_optimizer_args(group, optimizer_options)
     group.add_argument(
         "--lr-schedule",
         choices=training.LR_SCHEDULES,
@@ -269,6 +279,39 @@ def add_training_args(
     if sanity is not None:
         add_sanity_args(group, sanity)
     return group
+
+
+def add_optimizer_args(group, names=OPTIMIZER_OPTIONS):
+    """`--momentum`, `--nesterov`, `--weight-decay`, `--clipnorm`, `--clipvalue` (those
+    of `names`), with `TrainConfig`'s defaults."""
+    defaults = training.TrainConfig()
+    options = {
+        "momentum": {
+            "type": fraction,
+            "default": defaults.momentum,
+            "help": "SGD momentum (--optimizer sgd)",
+        },
+        "nesterov": {"action": "store_true", "help": "Nesterov momentum (--optimizer sgd)"},
+        "weight_decay": {
+            "type": non_negative_float,
+            "default": defaults.weight_decay,
+            "help": "decoupled weight decay (AdamW/SGDW): each step w -= learning rate * "
+            "weight decay * w, apart from the gradient (default: the optimizer's own, none "
+            "except adamw's 0.004)",
+        },
+        "clipnorm": {
+            "type": positive_float,
+            "default": defaults.clipnorm,
+            "help": "clip each weight's gradient to this L2 norm (default: no clipping)",
+        },
+        "clipvalue": {
+            "type": positive_float,
+            "default": defaults.clipvalue,
+            "help": "clip gradient elements to [-v, v], not with --clipnorm (default: none)",
+        },
+    }
+    for name in names:
+        group.add_argument(f"--{name.replace('_', '-')}", **options[name])
 
 
 def add_probe_arg(group, *, allow_off=True):
@@ -441,7 +484,7 @@ def report_sanity(result, *, rate_option="--learning-rate", causes=()):
 def add_lenet5_args(parser):
     """LeNet-5's model, input and augmentation options."""
     import zoo
-    from zoo.models.lenet import HEADS
+    from zoo.models.lenet import ACTIVATIONS, HEADS, NORMS
 
     group = parser.add_argument_group("model")
     group.add_argument(
@@ -457,7 +500,24 @@ def add_lenet5_args(parser):
         help="input scaling (zscore: zero mean, unit variance, as in the paper)",
     )
     group.add_argument("--head", choices=HEADS, default="softmax", help="lenet5's output layer")
-    group.add_argument("--batch-norm", action="store_true", help="lenet5_modern only")
+    group.add_argument("--batch-norm", action="store_true", help="lenet5_modern only: --norm batch")
+    group.add_argument(
+        "--norm",
+        choices=NORMS,
+        default="none",
+        help="lenet5_modern only: normalisation after each conv and dense layer",
+    )
+    group.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="relu",
+        help="lenet5_modern only: activation of the hidden layers",
+    )
+    group.add_argument(
+        "--kernel-initializer",
+        default="he_normal",
+        help="lenet5_modern only: a Keras initializer name (he_normal, glorot_uniform, ...)",
+    )
     group.add_argument("--dropout", type=fraction, default=0.0, help="lenet5_modern only")
     group.add_argument("--augment", action="store_true", help="random shift/rotation/zoom")
     group.add_argument(
@@ -468,6 +528,16 @@ def add_lenet5_args(parser):
     )
     group.add_argument("--zoom", type=float_type(0, 1), default=0.1, help="augmentation: max zoom")
     return group
+
+
+# lenet5_modern's options and their defaults (the factory's arguments of the same names)
+LENET5_MODERN_OPTIONS = {
+    "batch_norm": False,
+    "norm": "none",
+    "activation": "relu",
+    "kernel_initializer": "he_normal",
+    "dropout": 0.0,
+}
 
 
 def lenet5_data(options, config):
@@ -506,10 +576,17 @@ def lenet5_model(options, config, info):
 
     kwargs = {"input_shape": info.input_shape, "classes": info.num_classes}
     if options.model == "lenet5":
-        if options.batch_norm or options.dropout:
+        given = {
+            option: getattr(options, option)
+            for option, default in LENET5_MODERN_OPTIONS.items()
+            if getattr(options, option) != default
+        }
+        if given:
+            received = " ".join(f"--{k.replace('_', '-')}={v}" for k, v in given.items())
             raise ValueError(
-                "--batch-norm and --dropout apply to --model lenet5_modern only. Received: "
-                f"--model lenet5 --batch-norm={options.batch_norm} --dropout={options.dropout}"
+                "--batch-norm and the other model options of lenet5_modern (--norm, "
+                "--activation, --kernel-initializer, --dropout) apply to --model "
+                f"lenet5_modern only. Received: --model lenet5 {received}"
             )
         kwargs["head"] = options.head
     else:
@@ -518,8 +595,13 @@ def lenet5_model(options, config, info):
                 f"--head applies to --model lenet5 only. Received: --model {options.model} "
                 f"--head {options.head}"
             )
-        kwargs.update(batch_norm=options.batch_norm, dropout=options.dropout)
-    model = zoo.create_model(options.model, **kwargs)
+        kwargs.update({option: getattr(options, option) for option in LENET5_MODERN_OPTIONS})
+    try:
+        model = zoo.create_model(options.model, **kwargs)
+    except ValueError as error:  # name the option, as the user wrote it
+        if str(error).startswith("kernel_initializer "):
+            raise ValueError(f"--kernel-initializer: {error}") from None
+        raise
     model.compile(
         optimizer=training.make_optimizer(config),
         loss="sparse_categorical_crossentropy",
@@ -884,11 +966,19 @@ def add_cd_args(parser):
     )
     group.add_argument(
         "--weight-decay",
+        dest="weight_cost",
         type=non_negative_float,
         default=2e-4,
-        help="L2 weight cost on W (the guide's)",
+        help="L2 weight cost on W (the guide's; a penalty in the loss, not the optimizer's "
+        "decoupled decay)",
     )
-    group.add_argument("--momentum", type=fraction, default=0.5, help="initial SGD momentum")
+    group.add_argument(
+        "--momentum",
+        dest="cd_momentum",
+        type=fraction,
+        default=0.5,
+        help="initial SGD momentum",
+    )
     group.add_argument(
         "--final-momentum", type=fraction, default=0.9, help="SGD momentum from --momentum-switch"
     )
@@ -920,22 +1010,22 @@ def rbm_data(options, config):
 
 
 def weight_decay(options):
-    """The guide's weight cost c (gradient c W) as Keras' L2 penalty (c / 2) ||W||^2."""
+    """The guide's weight cost c (`--weight-decay`, gradient c W) as Keras' L2 penalty
+    (c / 2) ||W||^2."""
     import keras
 
-    return keras.regularizers.L2(options.weight_decay / 2) if options.weight_decay > 0 else None
+    return keras.regularizers.L2(options.weight_cost / 2) if options.weight_cost > 0 else None
 
 
 def _rbm_optimizer_and_schedule(options, config):
     """SGD at the initial momentum plus the momentum schedule, or another optimizer."""
-    import keras
-
     from zoo.callbacks import MomentumSchedule
 
     if config.optimizer != "sgd":
         return training.make_optimizer(config), []
-    optimizer = keras.optimizers.SGD(config.learning_rate, momentum=options.momentum)
-    if options.momentum > 0 and options.final_momentum != options.momentum:
+    momentum = options.cd_momentum
+    optimizer = training.make_optimizer(dataclasses.replace(config, momentum=momentum))
+    if momentum > 0 and options.final_momentum != momentum:
         return optimizer, [MomentumSchedule(options.final_momentum, options.momentum_switch)]
     return optimizer, []
 

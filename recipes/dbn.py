@@ -41,6 +41,7 @@ from zoo._checks import MAX_UNITS
 from zoo.models.rbm import dbn_classifier
 
 from ._common import (
+    CD_OPTIMIZER_OPTIONS,
     Sanity,
     add_cd_args,
     add_probe_arg,
@@ -124,6 +125,7 @@ def build_parser():
         patience=15,
         export_name_help="dbn_classifier, then _<dataset> unless mnist",
         sanity=SANITY,
+        optimizer_options=CD_OPTIMIZER_OPTIONS,
     )
     parser.set_defaults(mean_field_visible=True)
     return parser
@@ -250,7 +252,7 @@ def sanity(options, config):
     x, y, info = training_subset(options, normalize="minmax")
     if options.binarize:
         x = (x > 0.5).astype("float32")
-    stack = build_stack(options.replace(weight_decay=0.0), config, info)
+    stack = build_stack(options.replace(weight_cost=0.0), config, info)
     if options.pretrain and not options.pretrained:
         cd = pretraining_config(options, config)
         pretrain_subset(options, cd, stack, x, SANITY_PRETRAIN_EPOCHS, "--pretrain-learning-rate")

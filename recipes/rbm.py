@@ -42,6 +42,7 @@ from zoo.likelihood import (
 )
 
 from ._common import (
+    CD_OPTIMIZER_OPTIONS,
     RBM_SANITY,
     add_cd_args,
     add_probe_arg,
@@ -94,6 +95,7 @@ def build_parser():
         optimizer="sgd",
         lr_schedule="none",
         sanity=RBM_SANITY,
+        optimizer_options=CD_OPTIMIZER_OPTIONS,
     )
     return parser
 
@@ -166,7 +168,7 @@ def sanity(options, config):
     x, _, info = training_subset(options, normalize="minmax")
     if options.binarize:
         x = (x > 0.5).astype("float32")
-    stack = build_model(options.replace(weight_decay=0.0), info)
+    stack = build_model(options.replace(weight_cost=0.0), info)
     return report_sanity(rbm_sanity_check(options, config, stack, x))
 
 

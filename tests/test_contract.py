@@ -54,7 +54,8 @@ from zoo._checks import (
     MAX_UNITS,
 )
 from zoo.models.autoencoders import NOISES
-from zoo.models.lenet import HEADS, LENET_INPUT_SIZE
+from zoo.models.lenet import ACTIVATIONS as LENET_ACTIVATIONS
+from zoo.models.lenet import HEADS, LENET_INPUT_SIZE, NORMS
 from zoo.models.transfer import MAX_ALPHA, MIN_ALPHA, MODES, POOLINGS
 from zoo.registry import get_model_factory
 
@@ -399,6 +400,12 @@ def fix_lenet(kwargs):
     return kwargs
 
 
+def fix_modern_lenet(kwargs):
+    if kwargs.get("batch_norm") and kwargs.get("norm") not in (None, "none", "batch"):
+        kwargs["batch_norm"] = False  # batch_norm=True is norm="batch"
+    return fix_lenet(kwargs)
+
+
 SPECS["lenet5"] = Spec(
     {**LENET_COMMON, "head": choice(HEADS)}, fix=fix_lenet, conflicts=TOP_CONFLICTS
 )
@@ -411,10 +418,18 @@ SPECS["lenet5_modern"] = Spec(
         ),
         "units": arg(sizes(1, 16, min_size=1, max_size=3), unit_tuple_bad(MAX_UNITS, False)),
         "batch_norm": BOOL,
+        "norm": choice(NORMS),
+        "activation": choice(LENET_ACTIVATIONS),
+        "kernel_initializer": arg(
+            st.sampled_from(["he_normal", "glorot_uniform", "lecun_normal", "orthogonal"])
+            | st.builds(keras.initializers.HeUniform, seed=st.just(0)),
+            ("he_norma", "", "identity", 3, True, None, ("he_normal",)),
+            ("'glorot_uniform'", "'he_normal'"),
+        ),
         "dropout": DENSE_OPTIONS["dropout"],
     },
-    fix=fix_lenet,
-    conflicts=TOP_CONFLICTS[1:],
+    fix=fix_modern_lenet,
+    conflicts=(*TOP_CONFLICTS[1:], ({"batch_norm": True, "norm": "layer"}, ("batch_norm", "norm"))),
 )
 
 # --- transfer learning -----------------------------------------------------------------

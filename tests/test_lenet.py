@@ -242,3 +242,51 @@ def test_two_classes_and_many_channels_are_accepted():
 def test_inputs_lenet_cannot_take_are_refused(name, input_shape):
     with pytest.raises(ValueError, match="input_shape.*Received"):
         zoo.create_model(name, input_shape=input_shape)
+
+
+def _normalised(model, layer_name, x):
+    """What `layer_name` outputs on `x` (its layer's inputs come from the model's)."""
+    layer = _layer(model, layer_name)
+    return keras.ops.convert_to_numpy(keras.Model(model.input, layer.output)(x))
+
+
+def test_modern_lenet_normalisations_normalise_over_what_their_papers_say():
+    x = np.random.default_rng(0).normal(3.0, 2.0, (4, 28, 28, 1)).astype("float32")
+    kwargs = {"filters": (6, 8), "units": (12,), "kernel_initializer": "glorot_uniform"}
+    # instance: each map of each example, over its positions (Ulyanov et al. 2016)
+    out = _normalised(zoo.create_model("lenet5_modern", norm="instance", **kwargs), "conv1_in", x)
+    assert np.abs(out.mean(axis=(1, 2))).max() < 1e-4
+    assert out.std(axis=(1, 2)) == pytest.approx(np.ones((4, 6)), abs=1e-2)
+    # group: gcd(6, 4) = 2 groups of 3 maps, each over its maps and positions (Wu & He)
+    out = _normalised(zoo.create_model("lenet5_modern", norm="group", **kwargs), "conv1_gn", x)
+    groups = out.reshape(4, -1, 2, 3)
+    assert np.abs(groups.mean(axis=(1, 3))).max() < 1e-4
+    assert np.abs(out.mean(axis=(1, 2))).max() > 1e-2  # not each map on its own
+    # layer: each example and position over the channels; dense layers: over the units
+    model = zoo.create_model("lenet5_modern", norm="layer", **kwargs)
+    assert np.abs(_normalised(model, "conv2_ln", x).mean(axis=-1)).max() < 1e-4
+    assert np.abs(_normalised(model, "fc1_ln", x).mean(axis=-1)).max() < 1e-4
+    # instance on a dense layer, which has no positions: layer norm
+    dense = _layer(zoo.create_model("lenet5_modern", norm="instance", **kwargs), "fc1_in")
+    assert isinstance(dense, keras.layers.LayerNormalization)
+
+
+def test_modern_lenet_activation_initializer_and_the_older_batch_norm_spelling():
+    model = zoo.create_model(
+        "lenet5_modern", activation="sigmoid", kernel_initializer="glorot_uniform"
+    )
+    assert _layer(model, "fc2_sigmoid").activation is keras.activations.sigmoid
+    for layer in ("conv1", "conv2", "fc1", "fc2"):
+        assert type(_layer(model, layer).kernel_initializer).__name__ == "GlorotUniform"
+        assert _layer(model, layer).use_bias  # no normalisation: a bias
+    older = zoo.create_model("lenet5_modern", batch_norm=True)
+    newer = zoo.create_model("lenet5_modern", norm="batch")
+    assert [layer.name for layer in older.layers] == [layer.name for layer in newer.layers]
+    assert isinstance(_layer(newer, "conv1_bn"), keras.layers.BatchNormalization)
+    assert not _layer(newer, "conv1").use_bias
+    with pytest.raises(ValueError, match="batch_norm=True is norm='batch'.*norm='layer'"):
+        zoo.create_model("lenet5_modern", batch_norm=True, norm="layer")
+    with pytest.raises(ValueError, match="activation must be one of 'relu', 'leaky_relu'"):
+        zoo.create_model("lenet5_modern", activation="relu6")
+    with pytest.raises(ValueError, match="'he_normal'.*Received: kernel_initializer='he'"):
+        zoo.create_model("lenet5_modern", kernel_initializer="he")

@@ -6,6 +6,7 @@ import math
 import re
 
 import keras
+import numpy as np
 import pytest
 
 from zoo import training
@@ -53,6 +54,19 @@ def test_start_run_writes_the_resolved_config(tmp_path):
         ({"verbose": 3}, ValueError, "verbose must be an int >= 0 and <= 2"),
         ({"export_dir": None}, TypeError, "export_dir must be a str or a pathlib.Path"),
         ({"resume": True}, ValueError, "resume needs the output_dir"),
+        ({"optimizer": "sgd", "momentum": 1.0}, ValueError, "momentum must be a finite number"),
+        ({"momentum": 0.5}, ValueError, "momentum does not apply to optimizer='adam'"),
+        ({"nesterov": True}, ValueError, "nesterov does not apply to optimizer='adam'"),
+        ({"optimizer": "sgd", "nesterov": 1}, TypeError, "nesterov must be True or False"),
+        (
+            {"optimizer": "sgd", "nesterov": True, "momentum": 0.0},
+            ValueError,
+            "nesterov needs momentum > 0",
+        ),
+        ({"weight_decay": -1e-4}, ValueError, "Received: weight_decay=-0.0001"),
+        ({"clipnorm": 0}, ValueError, "clipnorm must be a finite number > 0. Received: clipnorm=0"),
+        ({"clipvalue": math.inf}, ValueError, "Received: clipvalue=inf"),
+        ({"clipnorm": 1, "clipvalue": 1}, ValueError, "clipnorm and clipvalue cannot both"),
     ],
 )
 def test_a_config_refuses_bad_values_naming_them(changes, error, message):
@@ -70,6 +84,53 @@ def test_variants_of_a_config_are_derived_with_replace_and_checked():
         dataclasses.replace(config, batch_size=0)
     with pytest.raises(TypeError, match="TrainConfig"):
         training.make_optimizer({"optimizer": "adam", "learning_rate": 0.1})
+
+
+def _steps(config, gradient, steps=1):
+    """The weights (all 1 at first) after `steps` updates by `config`'s optimizer."""
+    weights = keras.Variable(np.ones(4, "float32"))
+    optimizer = training.make_optimizer(config)
+    for _ in range(steps):
+        optimizer.apply_gradients([(np.full(4, gradient, "float32"), weights)])
+    return keras.ops.convert_to_numpy(weights)
+
+
+def test_momentum_nesterov_clipping_and_decoupled_weight_decay_act_on_the_update():
+    sgd = {"optimizer": "sgd", "learning_rate": 0.1}
+    # By hand: v <- 0.9 v - 0.1 g; w <- w + v (Nesterov: w <- w + 0.9 v - 0.1 g), g = 1.
+    assert _steps(_args(**sgd), 1.0, 2) == pytest.approx([0.71] * 4)  # default 0.9
+    assert _steps(_args(**sgd, momentum=0.0), 1.0, 2) == pytest.approx([0.8] * 4)
+    assert _steps(_args(**sgd, nesterov=True), 1.0) == pytest.approx([0.81] * 4)
+    # A gradient of norm 20 clipped to norm 1 (each element 0.5), or each element to 0.1.
+    plain = {**sgd, "momentum": 0.0, "learning_rate": 0.5}
+    assert _steps(_args(**plain, clipnorm=1.0), 10.0) == pytest.approx([0.75] * 4)
+    assert _steps(_args(**plain, clipvalue=0.1), 10.0) == pytest.approx([0.95] * 4)
+    assert _steps(_args(**plain), 10.0) == pytest.approx([-4.0] * 4)
+    # Decoupled: w <- w - lr * wd * w even where Adam's step is 0 (a zero gradient); an
+    # L2 penalty would reach Adam as a gradient and move w by about lr instead.
+    adam = {"optimizer": "adam", "learning_rate": 0.5}
+    assert _steps(_args(**adam, weight_decay=0.1), 0.0) == pytest.approx([0.95] * 4)
+    assert _steps(_args(**adam), 0.0) == pytest.approx([1.0] * 4)
+    assert training.make_optimizer(_args(optimizer="adamw")).weight_decay == 0.004  # its own
+
+
+def test_recipe_options_reach_the_config_and_the_rbm_recipes_keep_their_own():
+    from recipes import _common, lenet5, rbm
+
+    argv = ["--optimizer", "sgd", "--momentum", "0.5", "--nesterov", "--weight-decay", "1e-4"]
+    options = _common.parse(lenet5.build_parser(), [*argv, "--clipvalue", "2"])
+    optimizer = training.make_optimizer(_common.training_config(options))
+    assert (optimizer.momentum, optimizer.nesterov) == (0.5, True)
+    assert (optimizer.weight_decay, optimizer.clipvalue) == (1e-4, 2.0)
+    both = _common.parse(lenet5.build_parser(), ["--clipnorm", "1", "--clipvalue", "1"])
+    with pytest.raises(ValueError, match="clipnorm and clipvalue"):
+        _common.training_config(both)
+    # rbm: --momentum starts the CD momentum schedule, --weight-decay is an L2 weight cost
+    options = _common.parse(rbm.build_parser(), ["--momentum", "0.3", "--weight-decay", "0.01"])
+    config = _common.training_config(options)
+    assert (options.cd_momentum, options.weight_cost) == (0.3, 0.01)
+    assert (config.momentum, config.weight_decay) == (0.9, None)
+    assert _common.weight_decay(options).l2 == pytest.approx(0.005)
 
 
 def test_smoke_runs_one_epoch_and_verbosity_follows_the_terminal(monkeypatch):

@@ -11,6 +11,7 @@ Bounds that keep a call from hanging or exhausting memory are defined here, in o
 and documented by the factories that use them.
 """
 
+import functools
 import math
 import numbers
 
@@ -255,28 +256,66 @@ def check_regularizer(arg, value):
 
     listed = ", ".join(repr(name) for name in regularizer_names())
     wanted = f"None, a keras.regularizers.Regularizer or one of {listed}"
-    if not isinstance(value, (str, dict)):
-        raise TypeError(
-            f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
-        )
-    try:
-        keras.regularizers.get(value)
-    except (ValueError, TypeError):
-        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}") from None
-    return value
+    return _check_keras_object(arg, value, wanted, keras.regularizers.get)
 
 
 def regularizer_names():
     """The lower-case names `keras.regularizers.get` resolves, sorted."""
     import keras
 
+    return list(_keras_names(keras.regularizers, ("get", "serialize")))
+
+
+# Initializers for a particular kernel shape only (a square matrix, a Fourier basis).
+SHAPE_BOUND_INITIALIZERS = ("identity", "stft")
+
+
+def check_initializer(arg, value):
+    """A `keras.initializers.Initializer`, or the name of one (`"he_normal"`,
+    `"glorot_uniform"`, ...; the error lists them), or its serialized config (a dict)."""
+    import keras
+
+    if isinstance(value, keras.initializers.Initializer):
+        return value
+    listed = ", ".join(repr(name) for name in initializer_names())
+    wanted = f"a keras.initializers.Initializer or one of {listed}"
+    if isinstance(value, str) and value not in initializer_names():
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}")
+    return _check_keras_object(arg, value, wanted, keras.initializers.get)
+
+
+@functools.cache
+def initializer_names():
+    """The lower-case names `keras.initializers.get` resolves to an initializer of any
+    kernel shape, sorted."""
+    import keras
+
+    skip = ("get", "serialize", "deserialize", *SHAPE_BOUND_INITIALIZERS)
+    return _keras_names(keras.initializers, skip)
+
+
+def _check_keras_object(arg, value, wanted, get):
+    """A name or a serialized config (a dict) that Keras' `get` resolves."""
+    if not isinstance(value, (str, dict)):
+        raise TypeError(
+            f"{arg} must be {wanted}. Received: {arg}={value!r} of type {type(value).__name__}"
+        )
+    try:
+        get(value)
+    except (ValueError, TypeError, KeyError):  # KeyError: a config without its arguments
+        raise ValueError(f"{arg} must be {wanted}. Received: {arg}={value!r}") from None
+    return value
+
+
+def _keras_names(module, skip):
+    """The lower-case names of a Keras module (less `skip`) its `get` resolves, sorted."""
     names = []
-    for name in vars(keras.regularizers):
-        if name.startswith("_") or not name.islower() or name in ("get", "serialize"):
+    for name in vars(module):
+        if name.startswith("_") or not name.islower() or name in skip:
             continue
         try:
-            keras.regularizers.get(name)
-        except (ValueError, TypeError):
+            module.get(name)
+        except (ValueError, TypeError, KeyError):  # "constant" needs its value
             continue
         names.append(name)
-    return sorted(names)
+    return tuple(sorted(names))

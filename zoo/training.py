@@ -62,7 +62,19 @@ class TrainConfig:
         epochs: Maximum epochs (early stopping may stop sooner). Defaults to 10.
         batch_size: Examples per step. Defaults to 32.
         learning_rate: Initial learning rate. Defaults to 0.001.
-        optimizer: One of `OPTIMIZERS`; SGD uses momentum 0.9. Defaults to "adam".
+        optimizer: One of `OPTIMIZERS`. Defaults to "adam".
+        momentum: SGD's momentum, in [0, 1); "sgd" only. Defaults to 0.9.
+        nesterov: SGD with Nesterov momentum (needs momentum > 0); "sgd" only.
+            Defaults to False.
+        weight_decay: Decoupled weight decay (Loshchilov & Hutter 2019, AdamW / SGDW),
+            Keras optimizers' `weight_decay`: after each step every trainable weight `w`
+            becomes `w - learning_rate * weight_decay * w`, apart from the gradient (not
+            an L2 term in the loss, which Adam would rescale). None keeps the optimizer's
+            own default: no decay, except AdamW's 0.004. Defaults to None.
+        clipnorm: Clip each weight's gradient to this L2 norm (Keras' `clipnorm`), > 0;
+            None: no clipping. Defaults to None.
+        clipvalue: Clip every gradient element to [-clipvalue, clipvalue] (Keras'
+            `clipvalue`), > 0; not with `clipnorm`. None: no clipping. Defaults to None.
         lr_schedule: Learning-rate decay over epochs, one of `LR_SCHEDULES`.
             Defaults to "cosine".
         lr_step: Epochs between decays of the "step" schedule. Defaults to 10.
@@ -86,6 +98,11 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float | None = None
+    clipnorm: float | None = None
+    clipvalue: float | None = None
     lr_schedule: str = "cosine"
     lr_step: int = 10
     lr_gamma: float = 0.5
@@ -105,6 +122,7 @@ class TrainConfig:
         _checks.check_int("batch_size", self.batch_size, low=1)
         _checks.check_float("learning_rate", self.learning_rate, low=0, low_open=True)
         _checks.check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        self._check_optimizer_options()
         _checks.check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _checks.check_int("lr_step", self.lr_step, low=1)
         _checks.check_float("lr_gamma", self.lr_gamma, low=0, high=1, low_open=True)
@@ -123,6 +141,31 @@ class TrainConfig:
             raise ValueError(
                 "resume needs the output_dir of the run to continue. Received: resume=True, "
                 "output_dir=None"
+            )
+
+    def _check_optimizer_options(self):
+        """Momentum, Nesterov, weight decay and clipping: values, and where they apply."""
+        _checks.check_float("momentum", self.momentum, low=0, high=1, high_open=True)
+        _checks.check_bool("nesterov", self.nesterov)
+        for arg in ("weight_decay", "clipnorm", "clipvalue"):
+            value = getattr(self, arg)
+            if value is not None:
+                _checks.check_float(arg, value, low=0, low_open=arg != "weight_decay")
+        if self.optimizer != "sgd":
+            for arg, default in (("momentum", 0.9), ("nesterov", False)):
+                _checks.check_not_applicable(
+                    arg,
+                    getattr(self, arg),
+                    default=default,
+                    variant=f"optimizer={self.optimizer!r}",
+                    applies_to="optimizer='sgd'",
+                )
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0. Received: nesterov=True, momentum=0.0")
+        if self.clipnorm is not None and self.clipvalue is not None:
+            raise ValueError(
+                "clipnorm and clipvalue cannot both be set; choose one. Received: "
+                f"clipnorm={self.clipnorm!r}, clipvalue={self.clipvalue!r}"
             )
 
     @classmethod
@@ -245,11 +288,15 @@ def make_run_dir(recipe, output_dir=None, *, resume=False, base=RUNS_DIR):
 
 
 def make_optimizer(config):
-    """The optimizer named by `config.optimizer` at `config.learning_rate`."""
+    """The optimizer named by `config.optimizer` at `config.learning_rate`, with the
+    config's momentum and Nesterov (SGD), decoupled weight decay and gradient clipping."""
     _check_config(config)
     kwargs = {"learning_rate": config.learning_rate}
     if config.optimizer == "sgd":
-        kwargs["momentum"] = 0.9
+        kwargs.update(momentum=config.momentum, nesterov=config.nesterov)
+    for arg in ("weight_decay", "clipnorm", "clipvalue"):
+        if getattr(config, arg) is not None:
+            kwargs[arg] = getattr(config, arg)
     return keras.optimizers.get({"class_name": config.optimizer, "config": kwargs})
 
 

@@ -5,6 +5,9 @@ Reference:
     document recognition", Proc. IEEE 86(11), 1998.
 """
 
+import functools
+import math
+
 import keras
 from keras import layers
 
@@ -16,6 +19,7 @@ from zoo._checks import (
     check_choice,
     check_float,
     check_image_shape,
+    check_initializer,
     check_int,
     check_ints,
     check_name,
@@ -34,6 +38,10 @@ from zoo.registry import register_model
 
 LENET_INPUT_SIZE = 32  # the paper's 32x32 input field
 HEADS = ("softmax", "rbf")
+NORMS = ("none", "batch", "layer", "group", "instance")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
+MAX_NORM_GROUPS = 4  # "group": gcd(channels, 4) groups, so that they divide the channels
+NORM_SUFFIXES = {"batch": "bn", "layer": "ln", "group": "gn", "instance": "in"}  # layer names
 
 
 def _validate(variant, input_shape, classes, include_top, weights, classifier_activation, name):
@@ -165,7 +173,10 @@ def lenet5_modern(
     weights=None,
     filters=(6, 16),
     units=(120, 84),
+    norm="none",
     batch_norm=False,
+    activation="relu",
+    kernel_initializer="he_normal",
     dropout=0.0,
     classifier_activation="softmax",
     name="lenet5_modern",
@@ -173,7 +184,11 @@ def lenet5_modern(
     """LeNet-5 with today's defaults: ReLU, max pooling, optional batch norm and dropout.
 
     Same topology as `lenet5` (two 5x5 conv + pool stages, then 120 and 84 units), with
-    full connections between maps, He initialisation and a softmax head.
+    full connections between maps, He initialisation and a softmax head. Normalisation,
+    activation and initialisation are arguments, to compare what a course teaches:
+    normalisation after each conv and dense layer, before its activation (batch: Ioffe &
+    Szegedy 2015; layer: Ba et al. 2016; group: Wu & He 2018; instance: Ulyanov et al.
+    2016), sigmoid or tanh against ReLU, Glorot against He initialisation.
 
     Args:
         input_shape: `(height, width, channels)`, at most 32x32, at most 4,096 channels.
@@ -186,7 +201,19 @@ def lenet5_modern(
         filters: Maps of the two conv layers, each 1 to 4,096. Defaults to (6, 16).
         units: Units of the hidden dense layers (one or more), each 1 to 65,536.
             Defaults to (120, 84).
-        batch_norm: Batch normalisation after each conv and dense layer. Defaults to False.
+        norm: Normalisation after each conv and dense layer, one of `NORMS`: "none",
+            "batch", "layer" (over a layer's channels), "group" (`GroupNormalization` in
+            gcd(channels, 4) groups) or "instance" (each map of a conv layer over its
+            positions; a dense layer, which has no positions, gets layer norm). Layers
+            followed by a normalisation have no bias (its offset takes the bias's
+            place). Defaults to "none".
+        batch_norm: The older spelling of `norm="batch"`: True is the same as
+            `norm="batch"`, and refused with another `norm`. Defaults to False.
+        activation: Activation of the hidden layers, one of `ACTIVATIONS`: "relu",
+            "leaky_relu", "elu", "tanh" or "sigmoid". Defaults to "relu".
+        kernel_initializer: Initializer of the conv and hidden dense kernels: a Keras
+            initializer or its name ("he_normal" for ReLU, "glorot_uniform" for tanh and
+            sigmoid, ...). Defaults to "he_normal".
         dropout: Dropout rate after each hidden dense layer, in [0, 1). Defaults to 0.
         classifier_activation: Activation of the output; None returns logits.
         name: Model name, also the prefix of every layer name.
@@ -199,27 +226,51 @@ def lenet5_modern(
     )
     filters = check_ints("filters", filters, low=1, high=MAX_CHANNELS, min_len=2, max_len=2)
     units = check_ints("units", units, low=1, high=MAX_UNITS, min_len=1)
-    batch_norm = check_bool("batch_norm", batch_norm)
+    norm = _check_norm(norm, check_bool("batch_norm", batch_norm))
+    activation = check_choice("activation", activation, ACTIVATIONS)
+    kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
     dropout = check_float("dropout", dropout, low=0, high=1, high_open=True)
     inputs, x = _padded_input(input_shape, name)
 
-    def normalise_and_activate(x, layer_name):
-        if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_{layer_name}_bn")(x)
-        return layers.Activation("relu", name=f"{name}_{layer_name}_relu")(x)
+    def block(layer, x, layer_name):
+        x = layer(
+            use_bias=norm == "none",
+            kernel_initializer=kernel_initializer,
+            name=f"{name}_{layer_name}",
+        )(x)
+        x = _normalization(norm, x, f"{name}_{layer_name}_{NORM_SUFFIXES.get(norm)}")
+        return layers.Activation(activation, name=f"{name}_{layer_name}_{activation}")(x)
 
     for i, f in enumerate(filters, start=1):
-        x = layers.Conv2D(
-            f, 5, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_conv{i}"
-        )(x)
-        x = normalise_and_activate(x, f"conv{i}")
+        x = block(functools.partial(layers.Conv2D, f, 5), x, f"conv{i}")
         x = layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     for i, u in enumerate(units, start=1):
-        x = layers.Dense(
-            u, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_fc{i}"
-        )(x)
-        x = normalise_and_activate(x, f"fc{i}")
+        x = block(functools.partial(layers.Dense, u), x, f"fc{i}")
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_fc{i}_dropout")(x)
     return _finish(inputs, x, classes, "softmax", classifier_activation, include_top, weights, name)
+
+
+def _check_norm(norm, batch_norm):
+    """`norm` checked against `NORMS`, with `batch_norm=True` as `norm="batch"`."""
+    norm = check_choice("norm", norm, NORMS)
+    if batch_norm and norm not in ("none", "batch"):
+        raise ValueError(
+            "batch_norm=True is norm='batch'; pass norm alone. Received: batch_norm=True, "
+            f"norm={norm!r}"
+        )
+    return "batch" if batch_norm else norm
+
+
+def _normalization(norm, x, layer_name):
+    """`x` through the normalisation `norm` names (none: `x` itself)."""
+    channels = x.shape[-1]
+    if norm == "none":
+        return x
+    if norm == "batch":
+        return layers.BatchNormalization(name=layer_name)(x)
+    if norm == "layer" or (norm == "instance" and len(x.shape) == 2):
+        return layers.LayerNormalization(name=layer_name)(x)
+    groups = -1 if norm == "instance" else math.gcd(channels, MAX_NORM_GROUPS)
+    return layers.GroupNormalization(groups=groups, name=layer_name)(x)
