@@ -292,6 +292,36 @@ def test_version_labels_name_versions_as_tf_serving_model_config_does(server, im
     assert status == 404 and "stable" in body["error"]
 
 
+def test_a_loaded_model_is_kept_out_of_full_garbage_collections(server):
+    """A SavedModel's long-lived objects are frozen once loaded: left to the collector,
+    every full collection walked them and stalled all requests for 50-500 ms."""
+    import gc
+
+    from zoo.serving.repository import Repository
+
+    gc.unfreeze()
+    try:
+        Repository(server["root"]).get("lenet5_digits")
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--intra-op-parallelism", "-1"), ("--inter-op-parallelism", "-2"), ("--port", "0")],
+)
+def test_bad_server_options_are_one_line_errors(tmp_path, option, value):
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", "serve", str(tmp_path), option, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and f"{option} must be" in result.stderr
+    assert f"Received: {value}" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_batching_merges_concurrent_requests_and_answers_each_its_own(server, images):
     """`zoo serve --batching`: 24 requests at once, of 1 to 3 images, each answered with
     its own rows, equal to in-process predictions; a bad request fails alone."""

@@ -20,6 +20,9 @@ import pkgutil
 import sys
 
 RECIPES_PACKAGE = "zoo.recipes"  # the repository's recipes/ folder, installed in zoo
+# zoo serve's TensorFlow threads per pool: TensorFlow's default pools (a thread per core)
+# spin for work and take the cores the event loop needs (docs/RESULTS.md, "Serving")
+SERVE_THREADS = 1
 
 
 def recipe_names():
@@ -94,12 +97,27 @@ def build_parser():
         "--max-batch-size", type=int, default=32, help="--batching: examples per call"
     )
     serving.add_argument(
+        "--num-batch-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="--batching: calls per model at once (default: one per core)",
+    )
+    serving.add_argument(
         "--batch-timeout-ms",
         type=float,
         default=0.0,
         help="--batching: how long a call waits for more requests (default 0: batches "
         "form while the previous call runs)",
     )
+    for kind, within in (("intra", "within one op"), ("inter", "running ops side by side")):
+        serving.add_argument(
+            f"--{kind}-op-parallelism",
+            type=int,
+            default=SERVE_THREADS,
+            help=f"TensorFlow's threads {within}, as TF Serving's "
+            f"--tensorflow_{kind}_op_parallelism; 0 lets TensorFlow choose (default: "
+            f"{SERVE_THREADS})",
+        )
     run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
     run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
@@ -146,13 +164,18 @@ def serve(parser, args):
     """`zoo serve`: the ASGI server (needs the serve extra: starlette, uvicorn)."""
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in [1, 65535]. Received: {args.port}")
-    if args.max_batch_size < 1 or not args.batch_timeout_ms >= 0:
+    if args.max_batch_size < 1 or args.num_batch_threads < 1 or not args.batch_timeout_ms >= 0:
         parser.error(
-            "--max-batch-size must be >= 1 and --batch-timeout-ms >= 0. Received: "
-            f"{args.max_batch_size}, {args.batch_timeout_ms}"
+            "--max-batch-size and --num-batch-threads must be >= 1 and --batch-timeout-ms "
+            f">= 0. Received: {args.max_batch_size}, {args.num_batch_threads}, "
+            f"{args.batch_timeout_ms}"
         )
     if args.max_request_bytes < 1:
         parser.error(f"--max-request-bytes must be >= 1. Received: {args.max_request_bytes}")
+    for kind in ("intra", "inter"):
+        threads = getattr(args, f"{kind}_op_parallelism")
+        if threads < 0:
+            parser.error(f"--{kind}-op-parallelism must be >= 0. Received: {threads}")
     try:
         from zoo.serving.app import serve as run
     except ImportError as error:
@@ -166,6 +189,9 @@ def serve(parser, args):
             batching=args.batching,
             max_batch_size=args.max_batch_size,
             batch_timeout_ms=args.batch_timeout_ms,
+            num_batch_threads=args.num_batch_threads,
+            intra_op_parallelism=args.intra_op_parallelism,
+            inter_op_parallelism=args.inter_op_parallelism,
         )
     except FileNotFoundError as error:
         parser.error(str(error))

@@ -25,7 +25,9 @@ unchecked, so bad input never costs a 500 or the server.
 
 import asyncio
 import base64
+import collections
 import json
+import os
 import re
 
 import numpy as np
@@ -37,6 +39,9 @@ from starlette.routing import Route
 from zoo.serving.repository import DTYPES, V2_DTYPES, BadRequest, NotFound, Repository, ServingError
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 2**20
+# Bodies up to this size are checked on the event loop under --batching (tens of
+# microseconds, less than a hand-off to the thread pool); larger ones in the pool.
+INLINE_BYTES = 64 * 2**10
 _V1 = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<rest>/metadata|:predict)?"
@@ -48,29 +53,36 @@ class TooLarge(ServingError):
 
 
 class Batcher:
-    """Dynamic batching, as TensorFlow Serving's `--enable_batching`: while a call to a
-    signature runs, the requests that arrive wait, and the next call takes them together
+    """Dynamic batching, as TensorFlow Serving's `--enable_batching`: while calls to a
+    signature run, the requests that arrive wait, and the next call takes them together
     (at most `max_batch_size` examples; requests whose examples differ in shape go in
-    separate calls), each getting its own rows of the answer. A request that finds the
-    signature idle is called at once (after `timeout` seconds, 0 by default, spent waiting
-    for company), so batching costs nothing without load."""
+    separate calls), each getting its own rows of the answer. Up to `threads` calls per
+    signature run at once (TF Serving's `num_batch_threads`), so a model whose calls use
+    one core each still uses every core. A request that finds a call slot free is called
+    at once (after `timeout` seconds, 0 by default, spent waiting for company), so
+    batching costs nothing without load."""
 
-    def __init__(self, max_batch_size=32, timeout=0.0):
+    def __init__(self, max_batch_size=32, timeout=0.0, threads=None):
         self.max_batch_size = max_batch_size
         self.timeout = timeout
+        self.threads = threads or os.cpu_count() or 1
         self._pending = {}
-        self._running = set()
+        self._running = collections.Counter()
 
-    async def __call__(self, signature, inputs):
-        # bad input fails alone, before any merging; checking (JSON lists to arrays) is
-        # CPU work, so it runs in the thread pool, off the event loop
-        arrays = await run_in_threadpool(signature.check, inputs)
+    async def __call__(self, signature, inputs, *, inline=False):
+        # bad input fails alone, before any merging; checking (JSON lists to arrays) is CPU
+        # work: a small request's is cheaper than a hop to the thread pool, a large one's
+        # runs there, off the event loop
+        if inline:
+            arrays = signature.check(inputs)
+        else:
+            arrays = await run_in_threadpool(signature.check, inputs)
         future = asyncio.get_running_loop().create_future()
         shapes = tuple((k, v.shape[1:], v.dtype.str) for k, v in sorted(arrays.items()))
         key = (id(signature), shapes)
         self._pending.setdefault(key, []).append((arrays, future))
-        if key not in self._running:
-            self._running.add(key)
+        if self._running[key] < self.threads:
+            self._running[key] += 1
             asyncio.ensure_future(self._drain(key, signature))
         return await future
 
@@ -98,9 +110,11 @@ class Batcher:
                         future.set_result({k: v[start : start + rows] for k, v in outputs.items()})
                     start += rows
         finally:
-            self._running.discard(key)
-            if not self._pending.get(key):
-                self._pending.pop(key, None)
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]
+                if not self._pending.get(key):
+                    self._pending.pop(key, None)
 
 
 def _rows(arrays):
@@ -111,10 +125,17 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
     """The ASGI app serving every export under `root`; `batching` is an optional `Batcher`."""
     repository = Repository(root)
 
-    async def predict(signature, inputs):
+    async def predict(signature, inputs, size):
         if batching is not None:
-            return await batching(signature, inputs)
+            return await batching(signature, inputs, inline=size <= INLINE_BYTES)
         return await run_in_threadpool(signature, inputs)
+
+    async def load(name, version=None, label=None):
+        # a loaded version answers at once; loading one (seconds) runs off the event loop
+        loaded = repository.get(name, version, label, load=False)
+        if loaded is None:
+            loaded = await run_in_threadpool(repository.get, name, version, label)
+        return loaded
 
     async def body_json(request):
         declared = request.headers.get("content-length")
@@ -126,7 +147,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
             if len(body) > max_request_bytes:
                 raise TooLarge(f"the request body is over the limit of {max_request_bytes} bytes")
         try:
-            return json.loads(body)
+            return json.loads(body), len(body)
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
 
@@ -152,7 +173,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         if rest == ":predict":
             raise NotFound(":predict takes POST")
         if rest == "/metadata":
-            loaded = await run_in_threadpool(repository.get, name, version, label)
+            loaded = await load(name, version, label)
             return {
                 "model_spec": {"name": name, "signature_name": "", "version": str(loaded.number)},
                 "metadata": {"signature_def": {"signature_def": _v1_signature_defs(loaded)}},
@@ -182,10 +203,10 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         name, version, label, rest = v1_parts(request)
         if rest != ":predict":
             raise NotFound(f"POST {request.url.path}: only :predict takes POST")
-        payload = await body_json(request)
+        payload, size = await body_json(request)
         if not isinstance(payload, dict):
             raise BadRequest("the body must be a JSON object with 'instances' or 'inputs'")
-        loaded = await run_in_threadpool(repository.get, name, version, label)
+        loaded = await load(name, version, label)
         signature = loaded.signature(payload.get("signature_name"))
         if ("instances" in payload) == ("inputs" in payload):
             raise BadRequest(
@@ -194,7 +215,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
             )
         if "instances" in payload:
             inputs = _rows_to_inputs(payload["instances"], signature)
-            outputs = await predict(signature, inputs)
+            outputs = await predict(signature, inputs, size)
             if len(outputs) == 1:
                 return {"predictions": next(iter(outputs.values())).tolist()}
             count = len(next(iter(outputs.values())))
@@ -207,7 +228,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
         if not isinstance(inputs, dict):
             inputs = {_only_input(signature): inputs}
         inputs = {k: _decode_b64_tree(v, signature.inputs.get(k)) for k, v in inputs.items()}
-        outputs = await predict(signature, inputs)
+        outputs = await predict(signature, inputs, size)
         if len(outputs) == 1:
             return {"outputs": next(iter(outputs.values())).tolist()}
         return {"outputs": {k: v.tolist() for k, v in outputs.items()}}
@@ -227,7 +248,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
 
     async def v2_model(request):
         name, version = request.path_params["name"], request.path_params.get("version")
-        loaded = await run_in_threadpool(repository.get, name, version)
+        loaded = await load(name, version)
         signature = loaded.signature()
         return {
             "name": name,
@@ -239,15 +260,15 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
 
     async def v2_model_ready(request):
         name, version = request.path_params["name"], request.path_params.get("version")
-        loaded = await run_in_threadpool(repository.get, name, version)
+        loaded = await load(name, version)
         return {"name": name, "version": str(loaded.number), "ready": True}
 
     async def v2_infer(request):
         name, version = request.path_params["name"], request.path_params.get("version")
-        payload = await body_json(request)
+        payload, size = await body_json(request)
         if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
             raise BadRequest("the body must be a JSON object with a list of 'inputs'")
-        loaded = await run_in_threadpool(repository.get, name, version)
+        loaded = await load(name, version)
         signature = loaded.signature()
         inputs = {}
         for tensor in payload["inputs"]:
@@ -274,7 +295,7 @@ def create_app(root="saved_models", *, max_request_bytes=DEFAULT_MAX_REQUEST_BYT
                     f"input {tensor['name']!r}: data must be numbers that fill shape "
                     f"{tensor['shape']}"
                 ) from None
-        outputs = await predict(signature, inputs)
+        outputs = await predict(signature, inputs, size)
         wanted = [o.get("name") for o in payload.get("outputs") or [] if isinstance(o, dict)]
         unknown = sorted(set(wanted) - set(outputs))
         if unknown:
@@ -351,7 +372,10 @@ def _rows_to_inputs(instances, signature):
 def _decode_b64_tree(value, spec):
     """`{"b64": ...}` as an image (JPEG, PNG, BMP, GIF) of the input's channels."""
     if isinstance(value, list):
-        return [_decode_b64_tree(v, spec) for v in value]
+        try:  # plain numbers, the common case: one pass in C
+            return np.asarray(value, dtype="float64")
+        except (TypeError, ValueError):
+            return [_decode_b64_tree(v, spec) for v in value]
     if not (isinstance(value, dict) and set(value) == {"b64"}):
         return value
     import tensorflow as tf
@@ -362,7 +386,7 @@ def _decode_b64_tree(value, spec):
         image = tf.io.decode_image(data, channels=channels or 0, expand_animations=False)
     except Exception:  # noqa: BLE001  (any undecodable input is the client's)
         raise BadRequest("a 'b64' value is not an encoded JPEG, PNG, BMP or GIF image") from None
-    return image.numpy().tolist()
+    return image.numpy()
 
 
 def _v1_signature_defs(loaded):
@@ -405,11 +429,21 @@ def serve(
     batching=False,
     max_batch_size=32,
     batch_timeout_ms=0.0,
+    num_batch_threads=None,
+    intra_op_parallelism=0,
+    inter_op_parallelism=0,
 ):
-    """Runs the server until interrupted (uvicorn)."""
+    """Runs the server until interrupted (uvicorn). The parallelism arguments set
+    TensorFlow's thread pools (0: TensorFlow's default, a thread per core each)."""
+    import tensorflow as tf
     import uvicorn
 
-    batcher = Batcher(max_batch_size, batch_timeout_ms / 1000) if batching else None
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op_parallelism)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op_parallelism)
+
+    batcher = (
+        Batcher(max_batch_size, batch_timeout_ms / 1000, num_batch_threads) if batching else None
+    )
     app = create_app(
         root, max_request_bytes=max_request_bytes or DEFAULT_MAX_REQUEST_BYTES, batching=batcher
     )

@@ -13,6 +13,7 @@ non-finite value or a value that is not a number is `BadRequest` (400). Either n
 what was wrong. A model name is a single folder name: it cannot leave the root.
 """
 
+import gc
 import pathlib
 import re
 import threading
@@ -152,9 +153,9 @@ class Repository:
         except ValueError as error:
             raise NotFound(f"model {name!r} has unreadable version labels: {error}") from None
 
-    def get(self, name, version=None, label=None):
+    def get(self, name, version=None, label=None, *, load=True):
         """The loaded `Version`: the newest complete one, or `version` (an int or str), or
-        the version that `label` names."""
+        the version that `label` names. With `load=False`, None if it is not loaded yet."""
         available = self.versions(name)
         if label is not None:
             labels = self.labels(name)
@@ -178,9 +179,16 @@ class Repository:
             if number not in available:
                 raise NotFound(f"model {name!r} has no version {number}; versions: {available}")
         key = (name, number)
+        if not load:
+            return self._loaded.get(key)
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = Version(name, number, self.root / name / str(number))
+                # A loaded SavedModel is hundreds of thousands of long-lived Python objects;
+                # left to the collector, each full collection walks them all and stalls
+                # every request for 50-500 ms (docs/RESULTS.md, "Serving"). Frozen, they
+                # are never walked again (and never freed, as a served model is not).
+                gc.freeze()
             return self._loaded[key]
 
 
