@@ -5,6 +5,7 @@ zoo recipes                        recipes with a one-line description each
 zoo run RECIPE [ARGS...]           run a recipe, e.g. `zoo run quickstart`
 zoo exports [ROOT]                 exported models: versions, dataset, metric, date
 zoo serve [ROOT] [--port 8501]     serve them: TF Serving REST and KServe v2 (".[serve]")
+zoo launch --workers N -- CMD...   N local multi-worker processes of CMD, TF_CONFIG set
 
 `zoo --help`, `zoo list` and `zoo recipes` start without importing TensorFlow. Errors are
 one line and exit with status 2; `--debug` (or `ZOO_DEBUG=1`) shows the traceback.
@@ -118,6 +119,17 @@ def build_parser():
             f"--tensorflow_{kind}_op_parallelism; 0 lets TensorFlow choose (default: "
             f"{SERVE_THREADS})",
         )
+    launch = commands.add_parser(
+        "launch",
+        help="run N local workers of a command, each with its TF_CONFIG (loopback ports)",
+        description="e.g. zoo launch --workers 2 -- python -m recipes.lenet5 --strategy "
+        "multiworker",
+    )
+    launch.add_argument("--workers", type=int, required=True, help="worker processes")
+    launch.add_argument("--timeout", type=float, help="seconds before the workers are stopped")
+    launch.add_argument(
+        "worker_command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="what each runs"
+    )
     run = commands.add_parser("run", help="run a recipe: zoo run RECIPE [ARGS...]", add_help=False)
     run.add_argument("recipe", help="a recipe name, as `zoo recipes` lists them")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the recipe's own options")
@@ -139,6 +151,8 @@ def main(argv=None):
         return serve(parser, args)
     if args.command == "exports":
         return print_exports(parser, args.root)
+    if args.command == "launch":
+        return launch(parser, args)
     if args.command == "list":
         from zoo.registry import list_models
 
@@ -196,6 +210,26 @@ def serve(parser, args):
     except FileNotFoundError as error:
         parser.error(str(error))
     return 0
+
+
+def launch(parser, args):
+    """`zoo launch`: `zoo.distribute.launch` (TensorFlow loads in the workers only)."""
+    from zoo import _checks, distribute
+
+    command = args.worker_command[1:] if args.worker_command[:1] == ["--"] else args.worker_command
+    if not command:
+        parser.error("zoo launch needs the command to run after --")
+    try:
+        _checks.check_int("--workers", args.workers, low=1, high=distribute.MAX_LOCAL_WORKERS)
+        if args.timeout is not None:
+            _checks.check_float("--timeout", args.timeout, low=0, low_open=True)
+        return distribute.launch(args.workers, command, timeout=args.timeout)
+    except ValueError as error:
+        parser.error(str(error))
+    except FileNotFoundError:
+        parser.error(f"no such program: {command[0]!r}")
+    except KeyboardInterrupt:  # the workers are stopped by then
+        return 130
 
 
 def print_exports(parser, root):
