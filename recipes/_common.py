@@ -108,7 +108,8 @@ def debugging(argv=()):
 def command(main):
     """The command-line entry of a recipe's `main(argv)`: returns its exit status.
 
-    Option errors are argparse's (status 2). A `ValueError`, `TypeError` or `OSError` from
+    Option errors are argparse's (status 2). `--resume` of a run that has finished says so
+    and changes nothing (status 0). A `ValueError`, `TypeError` or `OSError` from
     the run (an unknown dataset, a missing file, a folder that holds a run) is printed as
     one line, `zoo run NAME: error: ...`, with status 2, unless `--debug` or `ZOO_DEBUG=1`
     asks for the traceback.
@@ -121,6 +122,9 @@ def command(main):
         argv = sys.argv[1:] if argv is None else list(argv)
         try:
             main(argv)
+        except training.RunFinished as finished:  # --resume of a finished run: done already
+            print(f"{prog}: {finished}", file=sys.stderr)
+            return 0
         except USER_ERRORS as error:
             if debugging(argv):
                 raise
@@ -1030,21 +1034,22 @@ def _rbm_optimizer_and_schedule(options, config):
     return optimizer, []
 
 
-def _rbm_callbacks(options, config, history_file):
-    """Early stopping on the validation reconstruction error, LR decay, the CSV log."""
+def _rbm_callbacks(options, config, history_file, backup_dir):
+    """Early stopping on the validation reconstruction error, LR decay, the crash-safe
+    backup in `backup_dir` and the CSV log."""
     import keras
 
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor="val_reconstruction_error",
-            mode="min",
-            patience=config.patience,
-            restore_best_weights=True,
-            # the error jumps when the momentum rises; judge from then on
-            start_from_epoch=options.momentum_switch if config.optimizer == "sgd" else 0,
-        ),
-    ]
+    from zoo.callbacks import RunBackup
+
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_reconstruction_error",
+        mode="min",
+        patience=config.patience,
+        restore_best_weights=True,
+        # the error jumps when the momentum rises; judge from then on
+        start_from_epoch=options.momentum_switch if config.optimizer == "sgd" else 0,
+    )
+    callbacks = [keras.callbacks.TerminateOnNaN(), early_stopping]
     decay = training.lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
@@ -1055,7 +1060,9 @@ def _rbm_callbacks(options, config, history_file):
     )
     if decay is not None:
         callbacks.append(decay)
-    return [*callbacks, keras.callbacks.CSVLogger(str(history_file))]
+    tracked = [early_stopping] + ([decay] if decay is not None else [])
+    backup = RunBackup(backup_dir, history_file=history_file, tracked=tracked)
+    return [*callbacks, backup, keras.callbacks.CSVLogger(str(history_file), append=config.resume)]
 
 
 def train_rbms(options, config, stack, run_dir, x_train, x_val, rate_option="--learning-rate"):
@@ -1071,7 +1078,8 @@ def train_rbms(options, config, stack, run_dir, x_train, x_val, rate_option="--l
     def callbacks(i):
         name = training.HISTORY_FILE if len(stack.rbms) == 1 else f"pretrain_rbm{i}.csv"
         schedule = _rbm_optimizer_and_schedule(options, config)[1]
-        return [*schedule, *_rbm_callbacks(options, config, run_dir / name)]
+        backup = run_dir / training.BACKUP_DIR / f"rbm{i}"
+        return [*schedule, *_rbm_callbacks(options, config, run_dir / name, backup)]
 
     histories = pretrain(
         stack,

@@ -4,19 +4,27 @@
   0.5 then 0.9;
 - `RBMMonitor`: logs an RBM's reconstruction error, pseudo-log-likelihood and free-energy
   gap (`zoo.likelihood`) every epoch, so that `CSVLogger` and `EarlyStopping` see them;
+- `StopAtTarget`: stops training when a logged value reaches a target (training
+  accuracy 100%: the data are memorised) and records the epoch;
 - `GradientNorms`: records the norm of the loss gradient of each layer's kernel every
-  epoch, on a fixed sample: the vanishing (or exploding) gradient, layer by layer.
+  epoch, on a fixed sample: the vanishing (or exploding) gradient, layer by layer;
+- `RunBackup`: Keras' `BackupAndRestore`, crash-safe: atomic backups, and the best
+  model, early stopping and the history carried across a restart.
 
 References:
     G. Hinton, "A practical guide to training restricted Boltzmann machines", UTML TR
     2010-003, University of Toronto, 2010.
 """
 
+import csv
+import json
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo._checks import check_float, check_int
+from zoo._checks import check_choice, check_float, check_int
 from zoo.likelihood import free_energy_gap, pseudo_log_likelihood, reconstruction_error
 
 
@@ -93,6 +101,42 @@ class RBMMonitor(keras.callbacks.Callback):
         if self.validation is not None:
             logs["val_reconstruction_error"] = reconstruction_error(self.rbm, self.validation)
             logs["free_energy_gap"] = free_energy_gap(self.rbm, self.train_sample, self.validation)
+
+
+class StopAtTarget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose logged `monitor` reaches
+    `target` (at or above it with mode "max", at or below with "min"), and records when.
+
+    Zhang et al. (2017) train until the training accuracy is 100%, and compare how long
+    that takes; Keras' `EarlyStopping` stops when a value stops improving instead.
+
+    Args:
+        monitor: The logged value to watch. Defaults to "accuracy".
+        target: The value to reach. Defaults to 1.0.
+        mode: "max" (reach it from below) or "min". Defaults to "max".
+
+    Attributes:
+        reached_epoch: The first epoch (1-based) that reached the target, or None.
+    """
+
+    def __init__(self, monitor="accuracy", target=1.0, mode="max"):
+        super().__init__()
+        self.monitor = monitor
+        self.target = check_float("target", target)
+        self.mode = check_choice("mode", mode, ("max", "min"))
+        self.reached_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"StopAtTarget watches {self.monitor!r}, which the logs lack. Received: "
+                f"{sorted(logs or {})}"
+            )
+        reached = value >= self.target if self.mode == "max" else value <= self.target
+        if reached and self.reached_epoch is None:
+            self.reached_epoch = epoch + 1
+            self.model.stop_training = True
 
 
 class GradientNorms(keras.callbacks.Callback):
@@ -190,3 +234,179 @@ class GradientNorms(keras.callbacks.Callback):
             0.0 if g is None else float(keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))))
             for g in gradients
         ]
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore`, made crash-safe: a run killed at any moment resumes
+    with nothing lost and nothing repeated.
+
+    After every epoch it writes to `backup_dir` the model's and optimizer's weights
+    (`latest.weights.h5`), the weights of the best epoch so far (`best.weights.h5`, when
+    an `EarlyStopping` in `tracked` restores them) and one state file: the epochs done,
+    every epoch's logs, and the state of the `tracked` callbacks that follow a best
+    value (`ModelCheckpoint`, `EarlyStopping`, `ReduceLROnPlateau`). Each file is
+    written beside its target and renamed into place, weights first, so a kill
+    mid-write leaves the previous backup whole. On resume it restores all of it, so the
+    best model and early stopping see every epoch, not only the resumed ones, and
+    rewrites `history_file` from the saved logs: no gaps, no duplicated rows. The
+    learning rate resumes with the optimizer's state (its variables are in the weights).
+
+    When training ends the backup is kept, marked finished: fitting the same model
+    again with it (a resumed recipe passing a fit that had completed) restores the final
+    weights and trains no more epochs. An unreadable backup is a `ValueError` naming the
+    file and how to start afresh.
+
+    Args:
+        backup_dir: The folder of the backup.
+        history_file: The `CSVLogger` file to rewrite on resume, or None.
+        tracked: The callbacks whose best-value state is saved and restored.
+    """
+
+    STATE_FILE = "state.json"
+    BEST_WEIGHTS_FILE = "best.weights.h5"
+
+    def __init__(self, backup_dir, *, history_file=None, tracked=()):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.history_file = history_file
+        self.tracked = tuple(tracked)
+        self._state_path = os.path.join(self.backup_dir, self.STATE_FILE)
+        self._best_path = os.path.join(self.backup_dir, self.BEST_WEIGHTS_FILE)
+        self._history = []
+
+    # --- restore ---------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._history = []
+        if not os.path.exists(self._state_path):
+            return
+        try:
+            with open(self._state_path) as f:
+                state = json.load(f)
+            epoch, history = int(state["epoch"]), list(state["history"])
+            self._build_optimizer()
+            best_weights = None
+            if state.get("best_weights"):
+                self.model.load_weights(self._best_path)
+                best_weights = self.model.get_weights()
+            self.model.load_weights(self._weights_path)  # last: the optimizer's state too
+            for callback, saved in zip(self.tracked, state["callbacks"], strict=True):
+                _restore_state(callback, saved, best_weights)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ValueError(
+                f"the backup in {self.backup_dir} cannot be read ({detail}); delete that "
+                "folder to start this training afresh"
+            ) from None
+        self._history = history
+        self.model._initial_epoch = self.params["epochs"] if state.get("finished") else epoch
+        if self.history_file is not None:
+            _write_history(self.history_file, history)
+
+    def _build_optimizer(self):
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+
+    # --- save ------------------------------------------------------------------------
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._history.append({"epoch": epoch, **_plain(logs or {})})
+        self._current_epoch = epoch + 1
+        self._save(finished=False, best_improved=self._best_improved(epoch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass  # per epoch only: a batch-level backup could not restore the epoch's logs
+
+    def on_train_end(self, logs=None):
+        if self._current_epoch or os.path.exists(self._state_path):
+            self._save(finished=True, best_improved=False)
+
+    def _best_improved(self, epoch):
+        return any(
+            isinstance(c, keras.callbacks.EarlyStopping)
+            and c.best_weights is not None
+            and c.best_epoch == epoch
+            for c in self.tracked
+        )
+
+    def _save(self, *, finished, best_improved):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if best_improved:
+            _replace_weights(self.model, self._best_path)
+        _replace_weights(self.model, self._weights_path)
+        has_best = best_improved or (
+            os.path.exists(self._best_path) and _saved_has_best(self._state_path)
+        )
+        state = {
+            "epoch": self._current_epoch,
+            "finished": finished,
+            "best_weights": has_best,
+            "history": self._history,
+            "callbacks": [_callback_state(c) for c in self.tracked],
+        }
+        temporary = f"{self._state_path}.tmp"
+        with open(temporary, "w") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self._state_path)
+
+
+_TRACKED_STATE = {  # the attributes of Keras' callbacks that carry a best value over epochs
+    keras.callbacks.ModelCheckpoint: ("best",),
+    keras.callbacks.EarlyStopping: ("best", "wait", "best_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("best", "wait", "cooldown_counter"),
+}
+
+
+def _callback_state(callback):
+    for kind, names in _TRACKED_STATE.items():
+        if isinstance(callback, kind):
+            return {name: _plain_value(getattr(callback, name)) for name in names}
+    return {}
+
+
+def _restore_state(callback, saved, best_weights):
+    for name, value in saved.items():
+        setattr(callback, name, value)
+    if isinstance(callback, keras.callbacks.EarlyStopping) and best_weights is not None:
+        callback.best_weights = best_weights
+
+
+def _saved_has_best(state_path):
+    try:
+        with open(state_path) as f:
+            return bool(json.load(f).get("best_weights"))
+    except (OSError, ValueError):
+        return False
+
+
+def _replace_weights(model, path):
+    """`model.save_weights(path)` by a write beside it and a rename into place."""
+    temporary = path[: -len(".weights.h5")] + ".tmp.weights.h5"
+    model.save_weights(temporary, overwrite=True)
+    os.replace(temporary, path)
+
+
+def _plain_value(value):
+    """A JSON-ready number (Python's json keeps inf, as Infinity), or None."""
+    if value is None or isinstance(value, (int, np.integer)):
+        return None if value is None else int(value)
+    return float(value)
+
+
+def _plain(logs):
+    return {k: float(v) for k, v in logs.items() if np.size(v) == 1}
+
+
+def _write_history(path, rows):
+    """The rows as Keras' `CSVLogger` writes them (epoch, then the sorted log keys)."""
+    keys = sorted({k for row in rows for k in row} - {"epoch"})
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", newline="") as f:
+        writer = csv.writer(f)
+        if rows:
+            writer.writerow(["epoch", *keys])
+        for row in rows:
+            writer.writerow([row["epoch"], *(row.get(k, "NA") for k in keys)])
+    os.replace(temporary, path)

@@ -52,6 +52,7 @@ METRICS_FILE = "metrics.json"
 CURVES_FILE = "learning_curves.png"
 CHECKPOINT_FILE = "best.keras"
 FAILURE_FILE = "failure.json"
+BACKUP_DIR = "backup"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +187,10 @@ class TrainConfig:
         return 1 if isatty is not None and isatty() else 2
 
 
+class RunFinished(ValueError):
+    """`resume` asked of a run that has finished: nothing was changed."""
+
+
 def set_seed(seed):
     """Seeds Python, NumPy and the backend (`keras.utils.set_random_seed`)."""
     keras.utils.set_random_seed(seed)
@@ -199,6 +204,11 @@ def start_run(recipe, config, options=None):
         The run folder as a `pathlib.Path`.
     """
     _check_config(config)
+    if config.resume and (pathlib.Path(config.output_dir) / METRICS_FILE).is_file():
+        raise RunFinished(
+            f"the run in {config.output_dir} has finished ({METRICS_FILE} is there); "
+            "nothing to resume, nothing changed"
+        )
     set_seed(config.seed)
     run_dir = make_run_dir(recipe, config.output_dir, resume=config.resume)
     record = {"recipe": recipe, **(options or {}), **dataclasses.asdict(config)}
@@ -334,26 +344,25 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
 
     EarlyStopping (restores the best weights; ignores the epochs before
     `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
-    learning-rate decay,
-    BackupAndRestore (resumable runs), ModelCheckpoint (best model as `best.keras`),
-    CSVLogger (`history.csv`), TerminateOnNaN, and TensorBoard if `config.tensorboard`.
+    learning-rate decay, ModelCheckpoint (best model as `best.keras`),
+    `zoo.callbacks.RunBackup` (crash-safe resumable runs: the best model, early stopping
+    and the history carry across a restart), CSVLogger (`history.csv`), TerminateOnNaN,
+    and TensorBoard if `config.tensorboard`.
     """
+    from zoo.callbacks import RunBackup
+
     _check_config(config)
     run_dir = pathlib.Path(run_dir)
-    callbacks = [
-        *first,
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            patience=config.patience,
-            restore_best_weights=True,
-            start_from_epoch=start_from_epoch,
-        ),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True
-        ),
-    ]
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        patience=config.patience,
+        restore_best_weights=True,
+        start_from_epoch=start_from_epoch,
+    )
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True
+    )
+    callbacks = [*first, keras.callbacks.TerminateOnNaN(), early_stopping, checkpoint]
     decay = lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
@@ -365,7 +374,15 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     )
     if decay is not None:
         callbacks.append(decay)
-    # After the schedule, so that the learning rate it logs is in history.csv.
+    # After the callbacks it saves the state of and the schedule (whose learning rate it
+    # logs); before the CSVLogger, whose file it rewrites on resume.
+    callbacks.append(
+        RunBackup(
+            run_dir / BACKUP_DIR,
+            history_file=run_dir / HISTORY_FILE,
+            tracked=[c for c in (early_stopping, checkpoint, decay) if c is not None],
+        )
+    )
     callbacks.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=config.resume))
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
@@ -406,6 +423,9 @@ def finish_run(run_dir, metrics):
 
     run_dir = pathlib.Path(run_dir)
     write_json(run_dir / METRICS_FILE, metrics)
+    for backup in sorted(run_dir.rglob(BACKUP_DIR)):  # a finished run is not resumed
+        if backup.is_dir():
+            shutil.rmtree(backup)
     history = read_history(run_dir / HISTORY_FILE)
     if history:
         plot_history(history, run_dir / CURVES_FILE, title=f"{run_dir.parent.name}/{run_dir.name}")
