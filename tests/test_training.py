@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from zoo import training
+from zoo.callbacks import RunBackup
 
 
 def _args(**changes):
@@ -188,7 +189,7 @@ def test_callbacks_preset(tmp_path):
     kinds = [type(c) for c in callbacks]
     assert {
         keras.callbacks.EarlyStopping,
-        keras.callbacks.BackupAndRestore,
+        RunBackup,
         keras.callbacks.ModelCheckpoint,
         keras.callbacks.CSVLogger,
         keras.callbacks.TerminateOnNaN,
@@ -205,10 +206,18 @@ def test_callbacks_preset(tmp_path):
     assert checkpoint.filepath == str(tmp_path / training.CHECKPOINT_FILE)
     assert checkpoint.monitor == "val_loss" and checkpoint.save_best_only
     assert by_kind[keras.callbacks.CSVLogger].filename == str(tmp_path / training.HISTORY_FILE)
-    assert by_kind[keras.callbacks.BackupAndRestore].backup_dir == str(tmp_path / "backup")
-    # The schedule runs before the logger, so that history.csv records the learning rate.
+    backup = by_kind[RunBackup]
+    assert backup.backup_dir == str(tmp_path / "backup")
+    assert set(backup.tracked) == {
+        early,
+        checkpoint,
+        by_kind[keras.callbacks.LearningRateScheduler],
+    }
+    # The schedule runs before the backup (which saves the logs) and the logger, so that
+    # history.csv records the learning rate; the backup before the logger, whose file it
+    # rewrites on resume.
     logger = kinds.index(keras.callbacks.CSVLogger)
-    assert kinds.index(keras.callbacks.LearningRateScheduler) < logger
+    assert kinds.index(keras.callbacks.LearningRateScheduler) < kinds.index(RunBackup) < logger
     assert keras.callbacks.TensorBoard not in map(type, training.make_callbacks(tmp_path, _args()))
 
 
@@ -238,4 +247,4 @@ def test_fit_writes_history_curves_and_metrics(tmp_path):
     best_loss = best.evaluate(x, x[:, :1], verbose=0)
     assert best_loss == pytest.approx(min(fit.history["val_loss"]), rel=1e-4)
     assert json.loads((tmp_path / training.METRICS_FILE).read_text()) == {"loss": 1.0}
-    assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after success
+    assert not (tmp_path / "backup").exists()  # a finished run's backup is removed
