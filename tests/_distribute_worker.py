@@ -1,7 +1,7 @@
 """A small dense net trained on scikit-learn's digits under a strategy, for
 tests/test_distribute.py; run as a program in the worker processes.
 
-    python tests/_distribute_worker.py STRATEGY OUT_DIR
+    python tests/_distribute_worker.py STRATEGY OUT_DIR [EPOCHS]
 
 writes `OUT_DIR/<worker role name>.npz` (the weights) and `.json` (test accuracy and
 replicas). The test runs `train` in its own process for the single-process reference.
@@ -14,13 +14,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-EPOCHS = 4
+EPOCHS = 3
 BATCH_SIZE = 128  # the global batch
 LEARNING_RATE = 0.01
 SEED = 0
 
 
-def train(strategy):
+def train(strategy, epochs=EPOCHS):
     """Trains the net under `strategy`; returns (weights, test accuracy)."""
     import keras
     import numpy as np
@@ -48,18 +48,18 @@ def train(strategy):
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    model.fit(train_ds, epochs=EPOCHS, verbose=0)
+    model.fit(train_ds, epochs=epochs, verbose=0)
     predicted = np.argmax(model(x_test, training=False), axis=-1)
     return model.get_weights(), float(np.mean(predicted == y_test))
 
 
-def main(strategy_name, out_dir):
+def main(strategy_name, out_dir, epochs=EPOCHS):
     import numpy as np
 
     from zoo import distribute
 
     strategy = distribute.make_strategy(strategy_name)  # first: before any TF operation
-    weights, accuracy = train(strategy)
+    weights, accuracy = train(strategy, int(epochs))
     name = distribute.worker_role().name
     out = pathlib.Path(out_dir)
     np.savez(out / f"{name}.npz", *weights)

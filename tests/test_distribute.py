@@ -115,11 +115,14 @@ def test_mirrored_over_two_logical_cpus_trains(tmp_path):
     env = {**os.environ, distribute.LOGICAL_CPUS_ENV: "2", "PYTHONPATH": str(REPO)}
     env.pop("TF_CONFIG", None)
     subprocess.run(
-        [sys.executable, str(WORKER), "mirrored", str(tmp_path)], env=env, check=True, timeout=110
+        [sys.executable, str(WORKER), "mirrored", str(tmp_path), "1"],  # 1 epoch
+        env=env,
+        check=True,
+        timeout=110,
     )
     result = json.loads((tmp_path / "chief-0.json").read_text())
     assert result["replicas"] == 2
-    assert result["accuracy"] > 0.8
+    assert result["accuracy"] > 0.5  # chance is 0.1
 
 
 # --- keras#20585 ----------------------------------------------------------------------
@@ -180,13 +183,19 @@ def test_two_workers_on_loopback_train_identical_weights(tmp_path):
 
 # --- launch ---------------------------------------------------------------------------
 
-# Each worker prints its TF_CONFIG task and pid; worker 1 fails at once, worker 0 waits.
+# Each worker prints its TF_CONFIG task and pid; worker 1 fails once worker 0 has printed.
 _FAILING = """
-import json, os, sys, time
+import json, os, pathlib, sys, time
 config = json.loads(os.environ["TF_CONFIG"])
 print(config["task"]["index"], json.dumps(config["cluster"]), os.getpid(), flush=True)
+ready = pathlib.Path(sys.argv[1])
 if config["task"]["index"] == 1:
+    for _ in range(400):
+        if ready.exists():
+            break
+        time.sleep(0.05)
     sys.exit(3)
+ready.touch()
 time.sleep(60)
 """
 
@@ -206,10 +215,11 @@ def _gone(pid):
 
 
 @pytest.mark.timeout(60)
-def test_launch_stops_the_others_when_a_worker_fails():
+def test_launch_stops_the_others_when_a_worker_fails(tmp_path):
     output = io.StringIO()
     start = time.monotonic()
-    status = distribute.launch(2, [sys.executable, "-c", _FAILING], grace=2, output=output)
+    failing = [sys.executable, "-c", _FAILING, str(tmp_path / "ready")]
+    status = distribute.launch(2, failing, grace=2, output=output)
     assert status == 3
     assert time.monotonic() - start < 30
     started = _started(output)
@@ -225,7 +235,7 @@ def test_launch_stops_the_others_when_a_worker_fails():
 def test_launch_stops_the_workers_on_timeout_and_ctrl_c(monkeypatch):
     output = io.StringIO()
     sleep = [sys.executable, "-c", "import os, time; print(0, '{}', os.getpid()); time.sleep(60)"]
-    assert distribute.launch(2, sleep, timeout=1, grace=2, output=output) == 124
+    assert distribute.launch(2, sleep, timeout=2, grace=2, output=output) == 124
     assert all(_gone(pid) for _, pid in _started(output).values())
 
     def interrupted(procs, timeout, output, lock):
