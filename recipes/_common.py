@@ -342,6 +342,99 @@ def training_config(options, **changes):
     return training.TrainConfig(**{**values, **changes})
 
 
+def write_run_histories(run_dir, histories, title=None, metrics=("accuracy", "loss")):
+    """The run folder's `history.csv` and `learning_curves.png` for a recipe that trains
+    several models: every model's columns side by side, prefixed by its label and padded
+    to the longest (a model's own `history.csv` is in its subfolder), and one figure with
+    every model's curves.
+
+    Args:
+        run_dir: The run folder.
+        histories: dict of label -> history dict (`History.history`).
+        title: The figure's title.
+        metrics: The metrics the figure draws, one panel each.
+    """
+    from zoo.plots import plot_runs
+
+    longest = max(len(h["loss"]) for h in histories.values())
+    columns = {"epoch": list(range(longest))}
+    for label, history in histories.items():
+        for key, values in history.items():
+            if key != "phase":
+                columns[f"{label}_{key}"] = [*values, *[float("nan")] * (longest - len(values))]
+    lines = [",".join(columns)]
+    lines += [",".join(str(values[i]) for values in columns.values()) for i in range(longest)]
+    (pathlib.Path(run_dir) / training.HISTORY_FILE).write_text("\n".join(lines) + "\n")
+    plot_runs(histories, pathlib.Path(run_dir) / training.CURVES_FILE, metrics, title=title)
+
+
+def fit_in(folder, model, config, x, y=None, *, validation_data=None, monitor="val_loss",
+           extra=()):  # fmt: skip
+    """Fits one of a recipe's several models with the callbacks preset writing into
+    `folder` (its `history.csv`, `best.keras`, backup): numpy `x`, `y` in batches of the
+    config's size, or a pipeline `x` (which reshuffles itself). Returns the `History`."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    batching = {"shuffle": False} if y is None else {"batch_size": config.batch_size}
+    return model.fit(
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=config.fit_epochs,
+        callbacks=training.make_callbacks(folder, config, monitor=monitor, extra=extra),
+        verbose=config.fit_verbose,
+        **batching,
+    )
+
+
+def finish_study(options, config, run_dir, label, model, info, metrics, recipe):
+    """The end of a recipe that trains several models: exports `model`, the run `label`
+    (its history in `<run folder>/<label>/`), as `recipe` (then `_<dataset>` unless
+    mnist), and writes `metrics.json`."""
+    name = export_name(recipe, options.dataset)
+    training.export_run(
+        config, run_dir / label, model, info, metrics, name, options.export_metadata()
+    )
+    training.write_json(run_dir / training.METRICS_FILE, metrics)
+
+
+def mlp_classifier(info, hidden, *, activation="relu", kernel_initializer="he_normal",
+                   batch_norm=False, name="mlp"):  # fmt: skip
+    """A multilayer perceptron for a dataset's images (uncompiled): flatten, then each
+    hidden layer as dense (no bias under batch norm), optional batch normalisation, the
+    activation; a softmax head. Layers are named `<name>_dense<i>`, `<name>_bn<i>`,
+    `<name>_act<i>`, `<name>_logits`, `<name>_predictions`."""
+    import keras
+
+    inputs = keras.Input(info.input_shape, name=f"{name}_input")
+    x = keras.layers.Flatten(name=f"{name}_flatten")(inputs)
+    for i, units in enumerate(hidden, start=1):
+        x = keras.layers.Dense(
+            units,
+            use_bias=not batch_norm,
+            kernel_initializer=kernel_initializer,
+            name=f"{name}_dense{i}",
+        )(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = keras.layers.Activation(activation, name=f"{name}_act{i}")(x)
+    x = keras.layers.Dense(info.num_classes, name=f"{name}_logits")(x)
+    outputs = keras.layers.Activation("softmax", name=f"{name}_predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def compile_classifier(model, config, **kwargs):
+    """Compiles `model` with the configured optimizer, sparse cross-entropy and accuracy
+    (and `kwargs`, such as `run_eagerly`); returns it."""
+    model.compile(
+        optimizer=training.make_optimizer(config),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        **kwargs,
+    )
+    return model
+
+
 DEFAULT_IMAGE_FOLDER = "hymenoptera_data"  # under $ZOO_DATA_DIR: the transfer recipes' data
 
 
@@ -606,12 +699,7 @@ def lenet5_model(options, config, info):
         if str(error).startswith("kernel_initializer "):
             raise ValueError(f"--kernel-initializer: {error}") from None
         raise
-    model.compile(
-        optimizer=training.make_optimizer(config),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(model, config)
 
 
 def train_lenet5(recipe, options, config):

@@ -32,7 +32,6 @@ import zoo
 from zoo import analysis, data, export, training
 from zoo.layers import image_augmentation
 from zoo.models.transfer import BASES, MODES, fine_tune
-from zoo.plots import plot_runs
 
 from ._common import (
     DEFAULT_IMAGE_FOLDER,
@@ -50,6 +49,7 @@ from ._common import (
     report_sanity,
     sanity_check,
     training_config,
+    write_run_histories,
 )
 
 MODE_CHOICES = (*MODES, "all")
@@ -404,7 +404,7 @@ def run(options, config, run_dir):
         "best_evaluation_accuracy": rows[best]["evaluation_accuracy"],
         "class_names": list(splits.info.class_names),
     }
-    _write_histories(run_dir, histories)
+    write_run_histories(run_dir, histories, title="total / partial / minimum")
     name = f"transfer_{options.base}_{_data_name(options)}"
     metadata = {**options.export_metadata(), "dataset": str(image_folder_root(options.data))}
     # The best mode's folder: its history.csv is that model's (the run folder's holds every
@@ -438,20 +438,6 @@ def export_tflite(model, splits, saved_model_path):
     report["size_ratio"] = report["dynamic"]["bytes"] / report["float"]["bytes"]
     report["float16_size_ratio"] = report["float16"]["bytes"] / report["float"]["bytes"]
     return report
-
-
-def _write_histories(run_dir, histories):
-    """`history.csv` with every mode's columns side by side, and the one-figure curves."""
-    longest = max(len(h["loss"]) for h in histories.values())
-    columns = {"epoch": list(range(longest))}
-    for mode, history in histories.items():
-        for key, values in history.items():
-            if key != "phase":
-                columns[f"{mode}_{key}"] = [*values, *[float("nan")] * (longest - len(values))]
-    lines = [",".join(columns)]
-    lines += [",".join(str(values[i]) for values in columns.values()) for i in range(longest)]
-    (run_dir / training.HISTORY_FILE).write_text("\n".join(lines) + "\n")
-    plot_runs(histories, run_dir / training.CURVES_FILE, title="total / partial / minimum")
 
 
 def sanity(options, config):

@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from zoo import adversarial, data
+from zoo import adversarial
 
 
 def _softmax_regression(rng):
@@ -70,19 +69,3 @@ def test_adversarial_training_loss_is_the_papers_mix_of_clean_and_fgsm_losses(rn
     loaded = keras.saving.load_model(tmp_path / "robust.keras")
     assert (loaded.epsilon, loaded.alpha, loaded.clip) == (0.2, 0.3, (0.0, 1.0))
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-
-
-def test_fgsm_fools_a_trained_lenet_far_more_than_noise_of_the_same_size(rng):
-    train, info = data.load("digits", "train", normalize="minmax", batch_size=32, with_info=True)
-    x_test, y_test = data.as_numpy(data.load("digits", "test", normalize="minmax"))
-    model = zoo.create_model("lenet5_modern", input_shape=info.input_shape, classes=10)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(train, epochs=4, verbose=0)
-    rows = adversarial.accuracy_under_attack(
-        model, x_test, y_test, [0.0, 0.1, 0.25], clip=(0.0, 1.0)
-    )
-    clean, small, large = (row["accuracy"] for row in rows)
-    assert clean > 0.9 and small < clean - 0.2 and large < 0.3
-    noise = np.clip(x_test + 0.25 * rng.choice([-1.0, 1.0], size=x_test.shape), 0, 1)
-    noisy = float(np.mean(model.predict(noise, verbose=0).argmax(-1) == y_test))
-    assert noisy > large + 0.3  # the gradient's direction, not the size of the change

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.callbacks import GradientNorms
+from zoo.callbacks import GradientNorms, StopAtTarget
 
 
 def test_records_one_norm_per_layer_and_epoch_as_computed_by_hand(rng):
@@ -77,3 +77,20 @@ def test_recording_leaves_batch_norm_statistics_and_refuses_unknown_layers(rng):
         missing = GradientNorms(x, y, layers=["bn0"])
         missing.set_model(model)
         missing.on_train_begin()
+
+
+def test_stop_at_target_stops_at_the_first_epoch_that_reaches_it():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False  # as fit sets it
+    stop = StopAtTarget("accuracy", 1.0)
+    stop.set_model(model)
+    for epoch, accuracy in enumerate([0.5, 0.999, 1.0]):
+        stop.on_epoch_end(epoch, {"accuracy": accuracy})
+        assert model.stop_training is (accuracy == 1.0)
+    assert stop.reached_epoch == 3
+    low = StopAtTarget("loss", 0.1, mode="min")
+    low.set_model(model)
+    low.on_epoch_end(0, {"loss": 0.1})
+    assert low.reached_epoch == 1
+    with pytest.raises(ValueError, match="'accuracy', which the logs lack"):
+        stop.on_epoch_end(3, {"loss": 1.0})

@@ -66,7 +66,7 @@ def test_run_passes_arguments_to_the_recipe(in_tmp, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "nope"], "unknown recipe 'nope'. Recipes: ae_vs_pca, anomaly, autoencoder"),
+        (["run", "nope"], "unknown recipe 'nope'. Recipes: adversarial, ae_vs_pca, anomaly"),
         (["list", "nothing*"], "no model matches 'nothing*'. Models: ae/contractive"),
         (["lust"], "invalid choice: 'lust'"),
     ],

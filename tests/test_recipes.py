@@ -22,7 +22,15 @@ RUN_FILES = (
 # Options that keep a smoke run short without skipping any of its steps: the DBN's default
 # 2000 top units made the linear probe of --smoke take ~50 s of its ~65 s (the default
 # architecture trains in test_dbn_recipe_... below at a smaller size anyway).
-SMOKE_OPTIONS = {"dbn": ["--hidden", "64", "32"], "tune": ["--max-trials", "2"]}
+# The study recipes train several networks: one of each keeps their steps (random_labels'
+# corruption 1 is its random-labels run); adversarial's smoke run trains both.
+SMOKE_OPTIONS = {
+    "dbn": ["--hidden", "64", "32"],
+    "tune": ["--max-trials", "2"],
+    "gradients": ["--configs", "relu_he", "--depth", "2"],
+    "random_labels": ["--variants", "random_labels", "--corruption", "1"],
+    "adversarial": ["--adversarial-training", "--epsilons", "0", "0.25"],
+}
 
 
 @pytest.mark.parametrize("name", recipe_names())
@@ -219,3 +227,50 @@ def test_dbn_recipe_pretrains_fine_tunes_and_exports_the_classifier(in_tmp):
     assert metrics["probe_accuracy"] > 0.85
     export = in_tmp / metrics["export_path"]
     assert read_metadata(export)["outputs"]["probabilities"]
+
+
+# --- the course's cautionary experiments -----------------------------------------------
+
+
+def test_gradients_recipe_records_a_vanishing_gradient_per_layer_and_epoch(in_tmp):
+    from recipes import gradients
+
+    argv = ["--smoke", "--dataset", "digits", "--depth", "6", "--no-export", "--output-dir", "r"]
+    metrics = gradients.main([*argv, "--configs", "sigmoid_normal", "relu_he"])
+    recorded = json.loads((in_tmp / "r" / "gradient_norms.json").read_text())
+    for name in ("sigmoid_normal", "relu_he"):
+        assert recorded[name]["epochs"] == [0, 1]
+        assert [len(row) for row in recorded[name]["norms"]] == [7, 7]  # 6 hidden + output
+    # ~0.125 per sigmoid layer with random_normal(0.05); He keeps ReLU layers level
+    assert metrics["configs"]["sigmoid_normal"]["first_to_last_hidden_at_start"] < 1e-3
+    assert 1e-2 < metrics["configs"]["relu_he"]["first_to_last_hidden_at_start"] < 1e2
+    assert (in_tmp / "r" / "gradient_norms.png").is_file()
+
+
+def test_random_labels_recipe_fits_random_labels_far_better_than_chance(in_tmp):
+    from recipes import random_labels
+
+    metrics = random_labels.main(
+        ["--dataset", "digits", "--train-examples", "100", "--test-examples", "200"]
+        + ["--variants", "random_labels", "--corruption", "--optimizer", "adam"]
+        + ["--learning-rate", "1e-2", "--batch-size", "20", "--epochs", "10"]
+        + ["--no-export", "--output-dir", "r"]
+    )
+    run = metrics["runs"]["random_labels"]
+    assert run["train_accuracy"] > 0.6  # memorised (~85% in 10 epochs); chance is 10%
+    assert run["test_accuracy"] < 0.25  # and nothing learned about digits
+    assert (in_tmp / "r" / "random_labels.png").is_file()
+
+
+def test_adversarial_recipe_fgsm_lowers_the_accuracy_of_a_trained_lenet(in_tmp):
+    from recipes import adversarial
+
+    metrics = adversarial.main(
+        ["--dataset", "digits", "--image-size", "8", "--epochs", "3", "--batch-size", "32"]
+        + ["--learning-rate", "3e-3", "--epsilons", "0", "0.1", "--epsilon", "0.1"]
+        + ["--attack-examples", "200", "--no-export", "--output-dir", "r"]
+    )
+    assert metrics["standard_clean_error_percent"] < 15
+    assert metrics["standard_error_percent_at_epsilon"] > 40  # by 0.1 of the pixel range
+    for figure in ("accuracy_vs_epsilon.png", "examples.png", "learning_curves.png"):
+        assert (in_tmp / "r" / figure).is_file(), figure

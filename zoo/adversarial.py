@@ -215,6 +215,13 @@ class FGSMTraining(keras.Model):
         self.alpha = check_float("alpha", alpha, low=0, high=1)
         self.clip = _check_clip(clip)
         self.from_logits = bool(from_logits)
+        if classifier.built:  # its weights are all there is (callbacks ask before fit)
+            self.built = True
+
+    def build(self, input_shape):
+        if not self.classifier.built:
+            self.classifier.build(input_shape)
+        self.built = True
 
     def call(self, inputs, training=False):
         return self.classifier(inputs, training=training)

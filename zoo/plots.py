@@ -67,6 +67,34 @@ def plot_runs(histories, path, metrics=("accuracy", "loss"), title=None):
     return _save(fig, path, title)
 
 
+def plot_lines(panels, path, title=None):
+    """Line charts side by side: each panel a dict with `title`, `xlabel`, `ylabel` and
+    `series` (label -> `(x, y)`), and optionally `marker` (e.g. "o") and `ylim`.
+
+    Args:
+        panels: The panels, left to right.
+        path: Where to write the PNG.
+        title: Optional figure title.
+
+    Returns:
+        The path written.
+    """
+    if not panels:
+        raise ValueError("panels must hold at least one panel. Received: []")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for label, (x, y) in panel["series"].items():
+            ax.plot(x, y, marker=panel.get("marker"), label=label)
+        ax.set_title(panel.get("title", ""))
+        ax.set_xlabel(panel.get("xlabel", ""))
+        ax.set_ylabel(panel.get("ylabel", ""))
+        if "ylim" in panel:
+            ax.set_ylim(*panel["ylim"])
+        if len(panel["series"]) > 1:
+            ax.legend(fontsize="small")
+    return _save(fig, path, title)
+
+
 def _image(ax, image, title=None):
     image = np.asarray(image)
     ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap="gray")
@@ -76,7 +104,7 @@ def _image(ax, image, title=None):
         ax.set_ylabel(title)
 
 
-def plot_image_rows(rows, path, n=10, title=None):
+def plot_image_rows(rows, path, n=10, title=None, captions=None):
     """A grid of images, one row per entry of `rows` (e.g. input / corrupted / reconstructed).
 
     Args:
@@ -84,12 +112,62 @@ def plot_image_rows(rows, path, n=10, title=None):
         path: Where to write the PNG.
         n: Images per row. Defaults to 10.
         title: Optional figure title.
+        captions: Optional dict of row label -> a caption per image (shown above it),
+            e.g. the predicted class and its probability.
     """
+    captions = captions or {}
     fig, axes = plt.subplots(len(rows), n, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n):
             _image(axes[r][c], images[c], label if c == 0 else None)
+            if label in captions:
+                axes[r][c].set_title(captions[label][c], fontsize=8)
     return _save(fig, path, title)
+
+
+def plot_heatmaps(
+    matrices, path, xlabel, ylabel, colorbar="value", log=True, row_labels=None, title=None
+):
+    """Matrices side by side on one colour scale, e.g. a gradient norm per layer (rows)
+    and epoch (columns) for each of several networks.
+
+    Args:
+        matrices: dict of panel label -> 2-D array `(rows, columns)`; row 0 is drawn at
+            the bottom.
+        path: Where to write the PNG.
+        xlabel: What the columns are.
+        ylabel: What the rows are.
+        colorbar: What the colours show. Defaults to "value".
+        log: Colour by log10 of the values (positive ones). Defaults to True.
+        row_labels: Optional tick label of each row (the rows' indices otherwise).
+        title: Optional figure title.
+    """
+    if not matrices:
+        raise ValueError("matrices must hold at least one panel. Received: {}")
+    shown = {}
+    for label, matrix in matrices.items():
+        matrix = np.asarray(matrix, dtype="float64")
+        shown[label] = np.log10(np.maximum(matrix, 1e-30)) if log else matrix
+    low = min(float(np.min(m)) for m in shown.values())
+    high = max(float(np.max(m)) for m in shown.values())
+    fig, axes = plt.subplots(
+        1, len(shown), figsize=(2.6 * len(shown) + 1, 3.6), squeeze=False, sharey=True
+    )
+    for ax, (label, matrix) in zip(axes[0], shown.items(), strict=True):
+        image = ax.imshow(
+            matrix, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="viridis"
+        )
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(xlabel)
+    if row_labels is not None:
+        axes[0][0].set_yticks(range(len(row_labels)), labels=row_labels, fontsize=7)
+    axes[0][0].set_ylabel(ylabel)
+    fig.colorbar(image, ax=axes[0].tolist(), label=f"log10 {colorbar}" if log else colorbar)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def plot_latent(codes, labels, path, class_names=None, title=None):
