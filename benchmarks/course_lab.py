@@ -33,7 +33,7 @@ EXPERIMENTS = {
         "--dataset", "mnist", "--epochs", "10", "--adversarial-training", "--epsilon", "0.25",
         "--attack-examples", "10000", "--no-export",
     ],
-    # MLP 1x512, SGD 0.01 momentum 0.9 (the paper's); 5,000 MNIST training images instead
+    # MLP 1x512, SGD 0.1 momentum 0.9, no decay; 5,000 MNIST training images instead
     # of CIFAR-10's 50,000, at most 100 epochs
     "random_labels": [
         "--dataset", "mnist", "--train-examples", "5000", "--test-examples", "2000",
