@@ -27,7 +27,7 @@ import shlex
 import sys
 import warnings
 
-from zoo import _checks, data, training
+from zoo import _checks, data, distribute, training
 
 DEBUG_ENV = "ZOO_DEBUG"
 # Errors a user causes and can fix (bad options, missing or unreadable files): one line.
@@ -274,6 +274,14 @@ def add_training_args(
     group.add_argument(
         "--resume", action="store_true", help="continue the interrupted run in --output-dir"
     )
+    group.add_argument(
+        "--strategy",
+        choices=distribute.STRATEGIES,
+        default="default",
+        help="tf.distribute: one device; mirrored over this machine's GPUs (or "
+        "ZOO_LOGICAL_CPUS=N CPU devices); multiworker across the TF_CONFIG cluster "
+        "(zoo launch). --batch-size is the global batch",
+    )
     group.add_argument("--tensorboard", action="store_true", help="also log for TensorBoard")
     group.add_argument("--export-dir", default=export_dir, help="SavedModel serving root")
     group.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
@@ -327,6 +335,21 @@ def add_probe_arg(group, *, allow_off=True):
         help="training examples for the linear probe of the features (0: all"
         + ("; -1: no probe)" if allow_off else ")"),
     )
+
+
+# Why the recipes built on contrastive divergence train on one device only.
+CD_SINGLE_DEVICE = (
+    "contrastive divergence runs Gibbs sampling (and persistent chains) in a custom train "
+    "step that is not replica-aware, and its graph fails under tf.distribute"
+)
+
+
+def single_device_only(config, reason):
+    """Refuses a `--strategy` other than "default" with `reason`, in one line."""
+    if config.strategy != "default":
+        raise ValueError(
+            f"--strategy {config.strategy} is not supported here: {reason}. Use --strategy default"
+        )
 
 
 def training_config(options, **changes):

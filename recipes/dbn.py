@@ -42,6 +42,7 @@ from zoo.models.rbm import dbn_classifier
 
 from ._common import (
     CD_OPTIMIZER_OPTIONS,
+    CD_SINGLE_DEVICE,
     Sanity,
     add_cd_args,
     add_probe_arg,
@@ -59,6 +60,7 @@ from ._common import (
     rbm_data,
     report_sanity,
     sanity_check,
+    single_device_only,
     train_rbms,
     training_config,
     training_subset,
@@ -271,6 +273,7 @@ def sanity(options, config):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    single_device_only(config, CD_SINGLE_DEVICE)
     if options.sanity:
         return sanity(options, config)
     with training.run("dbn", config, options.as_dict()) as run_dir:

@@ -43,6 +43,7 @@ from zoo.likelihood import (
 
 from ._common import (
     CD_OPTIMIZER_OPTIONS,
+    CD_SINGLE_DEVICE,
     RBM_SANITY,
     add_cd_args,
     add_probe_arg,
@@ -57,6 +58,7 @@ from ._common import (
     rbm_data,
     rbm_sanity_check,
     report_sanity,
+    single_device_only,
     train_rbms,
     training_config,
     training_subset,
@@ -191,6 +193,7 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    single_device_only(config, CD_SINGLE_DEVICE)
     if options.sanity:
         return sanity(options, config)
     with training.run("rbm", config, options.as_dict()) as run_dir:

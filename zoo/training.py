@@ -32,16 +32,18 @@ import contextlib
 import csv
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
 import pathlib
 import shutil
 import sys
+import tempfile
 
 import keras
 
-from zoo import _checks
+from zoo import _checks, distribute
 
 LR_SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
@@ -89,6 +91,10 @@ class TrainConfig:
             Defaults to None.
         output_dir: The run folder; None makes `runs/<recipe>/<time>/`. Defaults to None.
         resume: Continue the interrupted run in `output_dir`. Defaults to False.
+        strategy: The `tf.distribute` strategy, one of `zoo.distribute.STRATEGIES`:
+            "default" (one device), "mirrored" (this machine's GPUs or logical CPUs) or
+            "multiworker" (the `TF_CONFIG` cluster). `batch_size` is the global batch;
+            the learning rate is not scaled. Defaults to "default".
         tensorboard: Also log for TensorBoard. Defaults to False.
         export: Export the model for serving at the end. Defaults to True.
         export_dir: The SavedModel serving root. Defaults to "saved_models".
@@ -113,6 +119,7 @@ class TrainConfig:
     verbose: int | None = None
     output_dir: str | None = None
     resume: bool = False
+    strategy: str = "default"
     tensorboard: bool = False
     export: bool = True
     export_dir: str = "saved_models"
@@ -129,6 +136,7 @@ class TrainConfig:
         _checks.check_float("lr_gamma", self.lr_gamma, low=0, high=1, low_open=True)
         _checks.check_int("patience", self.patience, low=1)
         _checks.check_int("seed", self.seed, low=0)
+        _checks.check_choice("strategy", self.strategy, distribute.STRATEGIES)
         for flag in ("smoke", "resume", "tensorboard", "export"):
             _checks.check_bool(flag, getattr(self, flag))
         if self.verbose is not None:
@@ -196,9 +204,15 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def start_run(recipe, config, options=None):
+def start_run(recipe, config, options=None, strategy=None):
     """Seeds, creates the run folder and writes `config.json` into it: the recipe's name,
-    its `options` (a dict of everything it was given) and the `TrainConfig`.
+    its `options` (a dict of everything it was given), the `TrainConfig` and, given the
+    `tf.distribute` `strategy`, its replicas.
+
+    Only the chief of a multi-worker cluster (`zoo.distribute.worker_role`) writes the
+    run folder; any other worker runs in a scratch folder of its own, named by the
+    recipe, the worker and `output_dir` (so that `resume` finds its backup), which `run`
+    removes when the run succeeds.
 
     Returns:
         The run folder as a `pathlib.Path`.
@@ -210,28 +224,46 @@ def start_run(recipe, config, options=None):
             "nothing to resume, nothing changed"
         )
     set_seed(config.seed)
-    run_dir = make_run_dir(recipe, config.output_dir, resume=config.resume)
+    role = distribute.worker_role()
+    output_dir = config.output_dir if role.is_chief else _scratch_dir(recipe, config, role)
+    if not role.is_chief and not config.resume:
+        shutil.rmtree(output_dir, ignore_errors=True)  # a worker's leftovers, not a run
+    run_dir = make_run_dir(recipe, output_dir, resume=config.resume)
     record = {"recipe": recipe, **(options or {}), **dataclasses.asdict(config)}
+    if strategy is not None:
+        record["replicas"] = distribute.replicas(strategy)
+    if role.num_workers > 1:
+        record["worker"] = role.name
     write_json(run_dir / CONFIG_FILE, record)
     return run_dir
 
 
+def _scratch_dir(recipe, config, role):
+    key = hashlib.sha1(str(pathlib.Path(config.output_dir or "").resolve()).encode())
+    name = f"zoo-{recipe}-{role.name}-{key.hexdigest()[:12]}"
+    return pathlib.Path(tempfile.gettempdir()) / name
+
+
 @contextlib.contextmanager
 def run(recipe, config, options=None):
-    """`start_run` as a context: the block runs in the run folder, and a failure inside it
-    leaves no bare folder behind. A run that fails before its first epoch is logged
-    (nothing in the folder but `config.json`) has its folder removed; a later failure is
-    recorded in `failure.json` (the error and its message) beside what the run wrote.
+    """`start_run` as a context: the block runs in the run folder, under the scope of the
+    configured `tf.distribute` strategy (made first, as multi-worker training needs), and
+    a failure inside it leaves no bare folder behind. A run that fails before its first
+    epoch is logged (nothing in the folder but `config.json`) has its folder removed; a
+    later failure is recorded in `failure.json` (the error and its message) beside what
+    the run wrote.
 
     Example:
 
         with training.run("lenet5", config, {"dataset": "mnist"}) as run_dir:
             ...
     """
-    run_dir = start_run(recipe, config, options)
+    strategy = distribute.make_strategy(config.strategy)  # before TensorFlow runs anything
+    run_dir = start_run(recipe, config, options, strategy)
     created = set(os.listdir(run_dir)) == {CONFIG_FILE} and not config.resume
     try:
-        yield run_dir
+        with strategy.scope():
+            yield run_dir
     except BaseException as error:
         if created and set(os.listdir(run_dir)) == {CONFIG_FILE}:
             shutil.rmtree(run_dir)  # nothing to keep: as if the run had not started
@@ -245,6 +277,8 @@ def run(recipe, config, options=None):
                 },
             )
         raise
+    if not distribute.worker_role().is_chief:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a worker's scratch: the chief keeps all
 
 
 def check_converged(config, run_dir, model=None, *, rate_option="--learning-rate"):
@@ -401,8 +435,8 @@ def export_run(config, run_dir, model, info, metrics, name, metadata=None):
     from zoo.export import export
 
     _check_config(config)
-    if not config.export:
-        return None
+    if not config.export or not distribute.worker_role().is_chief:
+        return None  # in a cluster, the chief exports
     check_converged(config, run_dir, model)
     base_dir = pathlib.Path(run_dir) / "saved_models" if config.smoke else config.export_dir
     path = export(
@@ -428,7 +462,11 @@ def finish_run(run_dir, metrics):
             shutil.rmtree(backup)
     history = read_history(run_dir / HISTORY_FILE)
     if history:
-        plot_history(history, run_dir / CURVES_FILE, title=f"{run_dir.parent.name}/{run_dir.name}")
+        title = f"{run_dir.parent.name}/{run_dir.name}"
+        replicas = read_json(run_dir / CONFIG_FILE).get("replicas", 1)
+        if replicas > 1:
+            title += f" ({replicas} replicas)"
+        plot_history(history, run_dir / CURVES_FILE, title=title)
 
 
 def read_history(path):
@@ -443,6 +481,14 @@ def read_history(path):
 
 def write_json(path, obj):
     pathlib.Path(path).write_text(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def read_json(path):
+    """A JSON file as a dict; `{}` when it is missing or does not parse."""
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def epochs_run(run_dir):

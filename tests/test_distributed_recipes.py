@@ -1,0 +1,85 @@
+"""The recipes under `--strategy`: two worker processes on loopback (`zoo launch`) train
+LeNet-5 as one process does, the chief alone writing the run and the export; mirrored
+over two logical CPUs; the contrastive-divergence recipes refuse in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zoo import training
+
+pytestmark = pytest.mark.timeout(400)
+
+LENET5 = ["--dataset", "digits", "--epochs", "3", "--batch-size", "32", "--patience", "100",
+          "--seed", "0", "--verbose", "0"]  # fmt: skip
+
+
+def _env(**extra):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def test_lenet5_on_two_workers_trains_as_one_process_does(tmp_path):
+    """Two `MultiWorkerMirroredStrategy` workers with the global batch of the single
+    process: the same test accuracy within a tolerance (the sums run in another order);
+    both workers end with the same model (the same test error, printed by each), and
+    only the chief leaves a run folder and an export."""
+    from recipes import lenet5
+
+    run_dir, exports = tmp_path / "run", tmp_path / "exports"
+    launched = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", "launch", "--workers", "2", "--timeout", "300", "--",
+         sys.executable, "-m", "recipes.lenet5", *LENET5, "--strategy", "multiworker",
+         "--output-dir", str(run_dir), "--export-dir", str(exports)],
+        capture_output=True, text=True, env=_env(), timeout=360,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+    errors = sorted(
+        line.split("test error ")[1].split("%")[0]
+        for line in launched.stdout.splitlines()
+        if "test error" in line
+    )
+    assert len(errors) == 2 and errors[0] == errors[1], launched.stdout[-2000:]
+    distributed = json.loads((run_dir / training.METRICS_FILE).read_text())
+    assert json.loads((run_dir / training.CONFIG_FILE).read_text())["worker"] == "worker-0"
+    assert [p.name for p in exports.iterdir()] == ["lenet5_digits"]
+    assert len(list((exports / "lenet5_digits").iterdir())) == 1  # one export, the chief's
+    assert "worker-1" in launched.stdout and not any(
+        p.name.startswith("zoo-lenet5-worker-1") for p in _tmp().iterdir()
+    )  # the other worker's scratch folder is gone
+
+    single = lenet5.main([*LENET5, "--output-dir", str(tmp_path / "single"), "--no-export"])
+    assert distributed["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.05)
+    assert distributed["epochs"] == single["epochs"] == 3
+
+
+def _tmp():
+    import pathlib
+    import tempfile
+
+    return pathlib.Path(tempfile.gettempdir())
+
+
+def test_a_recipe_runs_mirrored_over_two_logical_cpus(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.lenet5", *LENET5, "--smoke", "--strategy", "mirrored",
+         "--output-dir", str(tmp_path), "--no-export"],
+        capture_output=True, text=True, env=_env(ZOO_LOGICAL_CPUS="2"), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert json.loads((tmp_path / training.CONFIG_FILE).read_text())["replicas"] == 2
+
+
+@pytest.mark.parametrize("recipe", ["rbm", "dbn"])
+def test_contrastive_divergence_recipes_refuse_a_strategy_in_one_line(tmp_path, capsys, recipe):
+    import importlib
+
+    module = importlib.import_module(f"recipes.{recipe}")
+    status = module.cli(["--dataset", "digits", "--smoke", "--strategy", "mirrored",
+                         "--output-dir", str(tmp_path)])  # fmt: skip
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and "--strategy mirrored is not supported" in error
+    assert "contrastive divergence" in error and len(error.splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # refused before anything was written
