@@ -494,6 +494,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     options = parse(build_parser(), argv)
     config = training_config(options)
+    if config.strategy == "multiworker":
+        raise ValueError(
+            "--strategy multiworker is not supported here: a search spreads its trials over "
+            "processes itself (--workers); within a trial, use --strategy mirrored"
+        )
     role = os.environ.get(ROLE_ENV)
     if options.workers and role is None and options.output_dir is None:
         raise ValueError("--workers needs --output-dir, the folder the processes share")

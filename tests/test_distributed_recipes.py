@@ -83,3 +83,11 @@ def test_contrastive_divergence_recipes_refuse_a_strategy_in_one_line(tmp_path, 
     assert status == 2 and "--strategy mirrored is not supported" in error
     assert "contrastive divergence" in error and len(error.splitlines()) == 1
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_tune_refuses_multiworker_it_spreads_trials_itself(tmp_path, capsys):
+    from recipes import tune
+
+    status = tune.cli(["--smoke", "--strategy", "multiworker", "--output-dir", str(tmp_path)])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and "--workers" in error and len(error.splitlines()) == 1
