@@ -54,6 +54,7 @@ from ._common import (
     non_negative_int,
     parse,
     positive_int,
+    single_device_only,
     smoke_limit,
     training_config,
 )
@@ -494,11 +495,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     options = parse(build_parser(), argv)
     config = training_config(options)
-    if config.strategy == "multiworker":
-        raise ValueError(
-            "--strategy multiworker is not supported here: a search spreads its trials over "
-            "processes itself (--workers); within a trial, use --strategy mirrored"
-        )
+    single_device_only(
+        config,
+        "a search spreads its trials over processes itself (--workers), and keras-tuner's "
+        "trials fail inside a tf.distribute scope (its scope stack is popped empty)",
+    )
     role = os.environ.get(ROLE_ENV)
     if options.workers and role is None and options.output_dir is None:
         raise ValueError("--workers needs --output-dir, the folder the processes share")

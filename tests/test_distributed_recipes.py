@@ -85,9 +85,10 @@ def test_contrastive_divergence_recipes_refuse_a_strategy_in_one_line(tmp_path, 
     assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
-def test_tune_refuses_multiworker_it_spreads_trials_itself(tmp_path, capsys):
+@pytest.mark.parametrize("strategy", ["mirrored", "multiworker"])
+def test_tune_refuses_a_strategy_it_spreads_trials_itself(tmp_path, capsys, strategy):
     from recipes import tune
 
-    status = tune.cli(["--smoke", "--strategy", "multiworker", "--output-dir", str(tmp_path)])
+    status = tune.cli(["--smoke", "--strategy", strategy, "--output-dir", str(tmp_path)])
     error = capsys.readouterr().err.strip()
     assert status == 2 and "--workers" in error and len(error.splitlines()) == 1
