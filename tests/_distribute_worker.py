@@ -1,4 +1,4 @@
-"""A small dense net trained on scikit-learn's digits under a strategy, for
+"""LeNet-5 trained on scikit-learn's 8x8 digits under a strategy, for
 tests/test_distribute.py; run as a program in the worker processes.
 
     python tests/_distribute_worker.py STRATEGY OUT_DIR [EPOCHS]
@@ -21,7 +21,7 @@ SEED = 0
 
 
 def train(strategy, epochs=EPOCHS):
-    """Trains the net under `strategy`; returns (weights, test accuracy)."""
+    """Trains LeNet-5 under `strategy`; returns (weights, test accuracy)."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -34,18 +34,13 @@ def train(strategy, epochs=EPOCHS):
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_ds = train_ds.with_options(options)
     x_test, y_test = data.as_numpy(data.load("digits", "test"))
+    import zoo
+
     with strategy.scope():
-        model = keras.Sequential(
-            [
-                keras.Input((8, 8, 1)),
-                keras.layers.Flatten(),
-                keras.layers.Dense(32, activation="relu"),
-                keras.layers.Dense(10),
-            ]
-        )
+        model = zoo.create_model("lenet5", input_shape=(8, 8, 1))
         model.compile(
             keras.optimizers.Adam(LEARNING_RATE),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
     model.fit(train_ds, epochs=epochs, verbose=0)
