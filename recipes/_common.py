@@ -392,10 +392,11 @@ def write_run_histories(run_dir, histories, title=None, metrics=("accuracy", "lo
 
 
 def fit_in(folder, model, config, x, y=None, *, validation_data=None, monitor="val_loss",
-           extra=()):  # fmt: skip
+           first=(), extra=()):  # fmt: skip
     """Fits one of a recipe's several models with the callbacks preset writing into
-    `folder` (its `history.csv`, `best.keras`, backup): numpy `x`, `y` in batches of the
-    config's size, or a pipeline `x` (which reshuffles itself). Returns the `History`."""
+    `folder` (its `history.csv`, `best.keras`, backup), after `first` and before `extra`
+    (as `zoo.training.make_callbacks`): numpy `x`, `y` in batches of the config's size,
+    or a pipeline `x` (which reshuffles itself). Returns the `History`."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     batching = {"shuffle": False} if y is None else {"batch_size": config.batch_size}
@@ -404,7 +405,9 @@ def fit_in(folder, model, config, x, y=None, *, validation_data=None, monitor="v
         y,
         validation_data=validation_data,
         epochs=config.fit_epochs,
-        callbacks=training.make_callbacks(folder, config, monitor=monitor, extra=extra),
+        callbacks=training.make_callbacks(
+            folder, config, monitor=monitor, first=first, extra=extra
+        ),
         verbose=config.fit_verbose,
         **batching,
     )

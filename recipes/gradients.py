@@ -173,11 +173,12 @@ def run(options, config, run_dir):
     plots.plot_heatmaps(
         {name: m.as_array().T for name, m in monitors.items()},
         run_dir / "gradient_norms.png",
-        xlabel="epoch (0: before training)",
+        xlabel="epoch",
         ylabel="layer (input side at the bottom)",
         colorbar="gradient norm",
         row_labels=[*range(1, layers), "out"],
-        title=f"||dL/dW|| per layer, {options.depth}x{options.units} MLP on {options.dataset}",
+        title=f"||dL/dW|| per layer and epoch (0: before training), {options.depth}x"
+        f"{options.units} MLP on {options.dataset}",
     )
     write_run_histories(run_dir, histories, title="learning curves")
     best = max(rows, key=lambda name: np.nan_to_num(rows[name]["val_accuracy"], nan=-1.0))

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.callbacks import GradientNorms, StopAtTarget
+from zoo.callbacks import EvaluateOn, GradientNorms, StopAtTarget
 
 
 def test_records_one_norm_per_layer_and_epoch_as_computed_by_hand(rng):
@@ -94,3 +94,20 @@ def test_stop_at_target_stops_at_the_first_epoch_that_reaches_it():
     assert low.reached_epoch == 1
     with pytest.raises(ValueError, match="'accuracy', which the logs lack"):
         stop.on_epoch_end(3, {"loss": 1.0})
+
+
+def test_evaluate_on_logs_the_final_weights_measures_before_stop_at_target_reads_them(rng):
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(
+        keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    stop = StopAtTarget("train_accuracy", 1.01)  # never reached: every epoch runs
+    history = model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[EvaluateOn(x, y), stop]
+    ).history
+    final = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert history["train_accuracy"][-1] == pytest.approx(final["accuracy"])
+    assert history["train_loss"][-1] == pytest.approx(final["loss"], rel=1e-5)
+    assert history["train_loss"][-1] != pytest.approx(history["loss"][-1], rel=1e-3)

@@ -4,6 +4,8 @@
   0.5 then 0.9;
 - `RBMMonitor`: logs an RBM's reconstruction error, pseudo-log-likelihood and free-energy
   gap (`zoo.likelihood`) every epoch, so that `CSVLogger` and `EarlyStopping` see them;
+- `EvaluateOn`: logs the loss and metrics on fixed data with the weights at the end of
+  each epoch (the training set's, where Keras logs a running mean);
 - `StopAtTarget`: stops training when a logged value reaches a target (training
   accuracy 100%: the data are memorised) and records the epoch;
 - `GradientNorms`: records the norm of the loss gradient of each layer's kernel every
@@ -101,6 +103,35 @@ class RBMMonitor(keras.callbacks.Callback):
         if self.validation is not None:
             logs["val_reconstruction_error"] = reconstruction_error(self.rbm, self.validation)
             logs["free_energy_gap"] = free_energy_gap(self.rbm, self.train_sample, self.validation)
+
+
+class EvaluateOn(keras.callbacks.Callback):
+    """Adds the compiled loss and metrics on fixed data, measured with the weights at the
+    end of each epoch, to the epoch's logs as `<prefix><name>` (`train_accuracy`).
+
+    The `accuracy` Keras logs in training is a running mean over the epoch's batches,
+    while the weights still change: with a large learning rate it can claim 99% where
+    the final weights classify 87% of the same examples right. Put it before the
+    callbacks that read the logs (`StopAtTarget`, `CSVLogger`).
+
+    Args:
+        x: Inputs (numpy arrays).
+        y: Targets.
+        prefix: Prefix of the logged names. Defaults to "train_".
+        batch_size: Examples per batch of the evaluation. Defaults to 256.
+    """
+
+    def __init__(self, x, y, prefix="train_", batch_size=256):
+        super().__init__()
+        self.x, self.y, self.prefix = x, y, prefix
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        measured = self.model.evaluate(
+            self.x, self.y, batch_size=self.batch_size, verbose=0, return_dict=True
+        )
+        if logs is not None:
+            logs.update({f"{self.prefix}{name}": float(v) for name, v in measured.items()})
 
 
 class StopAtTarget(keras.callbacks.Callback):
