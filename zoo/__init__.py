@@ -16,6 +16,7 @@ _SUBMODULES = (
     "analysis",
     "callbacks",
     "data",
+    "distribute",
     "export",
     "hyper",
     "layers",
