@@ -511,7 +511,8 @@ def main(argv=None):
         config = dataclasses.replace(config, resume=True)
     if role is not None:  # a chief or worker of --workers: the search only
         return _search_only(options, config)
-    with training.run("tune", config, options.as_dict()) as run_dir:
+    # a finished search goes on when the command asks for more trials
+    with training.run("tune", config, options.as_dict(), extend=True) as run_dir:
         arrays = load_arrays(options, config)
         hypermodel = make_hypermodel(options, arrays.info)
         _check_search(run_dir, options, hypermodel)

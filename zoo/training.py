@@ -204,7 +204,7 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def start_run(recipe, config, options=None, strategy=None):
+def start_run(recipe, config, options=None, strategy=None, *, extend=False):
     """Seeds, creates the run folder and writes `config.json` into it: the recipe's name,
     its `options` (a dict of everything it was given), the `TrainConfig` and, given the
     `tf.distribute` `strategy`, its replicas.
@@ -214,11 +214,15 @@ def start_run(recipe, config, options=None, strategy=None):
     recipe, the worker and `output_dir` (so that `resume` finds its backup), which `run`
     removes when the run succeeds.
 
+    `resume` of a run that has finished (its `metrics.json` written) raises `RunFinished`,
+    unless `extend` (a search that goes on with more trials).
+
     Returns:
         The run folder as a `pathlib.Path`.
     """
     _check_config(config)
-    if config.resume and (pathlib.Path(config.output_dir) / METRICS_FILE).is_file():
+    finished = config.resume and (pathlib.Path(config.output_dir) / METRICS_FILE).is_file()
+    if finished and not extend:
         raise RunFinished(
             f"the run in {config.output_dir} has finished ({METRICS_FILE} is there); "
             "nothing to resume, nothing changed"
@@ -245,7 +249,7 @@ def _scratch_dir(recipe, config, role):
 
 
 @contextlib.contextmanager
-def run(recipe, config, options=None):
+def run(recipe, config, options=None, *, extend=False):
     """`start_run` as a context: the block runs in the run folder, under the scope of the
     configured `tf.distribute` strategy (made first, as multi-worker training needs), and
     a failure inside it leaves no bare folder behind. A run that fails before its first
@@ -259,7 +263,7 @@ def run(recipe, config, options=None):
             ...
     """
     strategy = distribute.make_strategy(config.strategy)  # before TensorFlow runs anything
-    run_dir = start_run(recipe, config, options, strategy)
+    run_dir = start_run(recipe, config, options, strategy, extend=extend)
     created = set(os.listdir(run_dir)) == {CONFIG_FILE} and not config.resume
     try:
         with strategy.scope():
