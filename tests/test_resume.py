@@ -151,7 +151,7 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, capsys):
 RECIPES = {
     "lenet5": ["--dataset", "digits", "--epochs", "8", "--batch-size", "16"],
     "rbm": ["--dataset", "digits", "--units", "32", "--epochs", "8", "--batch-size", "4",
-            "--optimizer", "adam", "--learning-rate", "0.01"],
+            "--optimizer", "adam", "--learning-rate", "0.01", "--probe-examples", "-1"],
 }  # fmt: skip
 
 
