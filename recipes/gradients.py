@@ -45,6 +45,7 @@ from ._common import (
     non_negative_int,
     parse,
     positive_int,
+    single_device_only,
     smoke_limit,
     training_config,
     write_run_histories,
@@ -195,6 +196,11 @@ def run(options, config, run_dir):
 def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
+    single_device_only(
+        config,
+        "zoo.callbacks.GradientNorms takes the loss gradient outside a replica context, which "
+        "tf.distribute does not allow",
+    )
     with training.run("gradients", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     for name, row in metrics["configs"].items():

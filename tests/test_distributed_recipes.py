@@ -84,3 +84,11 @@ def test_tune_refuses_a_strategy_it_spreads_trials_itself(tmp_path, capsys, stra
     status = tune.cli(["--smoke", "--strategy", strategy, "--output-dir", str(tmp_path)])
     error = capsys.readouterr().err.strip()
     assert status == 2 and "--workers" in error and len(error.splitlines()) == 1
+
+
+def test_gradients_refuses_a_strategy_in_one_line(tmp_path, capsys):
+    from recipes import gradients
+
+    status = gradients.cli(["--smoke", "--strategy", "mirrored", "--output-dir", str(tmp_path)])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and "GradientNorms" in error and len(error.splitlines()) == 1
