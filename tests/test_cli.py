@@ -80,12 +80,13 @@ def test_zoo_errors_are_one_line_listing_the_valid_names(argv, message, capsys):
 
 
 def test_help_list_and_recipes_import_no_tensorflow():
-    """The listing commands answer without TensorFlow (seconds faster); TF stays unloaded."""
+    """The listing commands (`weights` too) answer without TensorFlow; TF stays unloaded."""
     code = (
         "import sys, contextlib, io\n"
         "from zoo import cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    cli.main(['list']); cli.main(['recipes']); cli.main(['exports', '.'])\n"
+        "    cli.main(['weights'])\n"
         "    try:\n"
         "        cli.main(['--help'])\n"
         "    except SystemExit:\n"

@@ -135,7 +135,7 @@ SEEDS = st.sampled_from([None, 0, 7, MAX_SEED])
 BAD_SEED = (-1, 1.5, "0", True, NAN, MAX_SEED + 1, 2**64)
 NAMES = st.sampled_from(["m", "net_2"])
 BAD_NAME = ("", "a/b", 3, ("m",), None)
-BAD_WEIGHTS = ("no/such.weights.h5", "", 3, True, ["w.h5"])
+BAD_WEIGHTS = ("no/such.weights.h5", "", "imagenet", 3, True, ["w.h5"])  # no "imagenet" here
 HUGE_SHAPE = (2**40,)  # past check_shape's bound; a dense layer on it cannot be allocated
 
 

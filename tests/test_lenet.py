@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import data
+from zoo import data, pretrained
 
 
 def _layer(model, suffix):
@@ -221,14 +221,16 @@ _INPUT_SHAPE_MESSAGE = (
         (
             {"weights": "missing.weights.h5"},
             ValueError,
-            "weights must be None or the path of a weights file saved by this model. "
+            "weights must be None, the path of a weights file saved by this model, or the "
+            "name of a checkpoint shipped for {name}: {shipped}. "
             "Received: weights='missing.weights.h5'",
         ),
     ],
 )
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])
 def test_bad_arguments_are_refused_naming_them(name, kwargs, error, message):
-    with pytest.raises(error, match=f"^{re.escape(message.format(name=name))}$"):
+    shipped = ", ".join(map(repr, pretrained.names(name)))  # zoo/pretrained/manifest.json
+    with pytest.raises(error, match=f"^{re.escape(message.format(name=name, shipped=shipped))}$"):
         zoo.create_model(name, **kwargs)
 
 

@@ -3,11 +3,13 @@
 zoo list [PATTERN] [--markdown]    registered models (glob PATTERN, e.g. "lenet*")
 zoo recipes                        recipes with a one-line description each
 zoo run RECIPE [ARGS...]           run a recipe, e.g. `zoo run quickstart`
+zoo weights                        checkpoints shipped with zoo (`weights="mnist"`, ...)
 zoo exports [ROOT]                 exported models: versions, dataset, metric, date
 zoo serve [ROOT] [--port 8501]     serve them: TF Serving REST and KServe v2 (".[serve]")
 zoo launch --workers N -- CMD...   N local multi-worker processes of CMD, TF_CONFIG set
 
-`zoo --help`, `zoo list` and `zoo recipes` start without importing TensorFlow. Errors are
+`zoo --help`, `zoo list`, `zoo recipes` and `zoo weights` start without importing
+TensorFlow. Errors are
 one line and exit with status 2; `--debug` (or `ZOO_DEBUG=1`) shows the traceback.
 """
 
@@ -67,6 +69,9 @@ def build_parser():
     listing.add_argument("pattern", nargs="?", default="*", help='glob, e.g. "lenet*"')
     listing.add_argument("--markdown", action="store_true", help="the README's model table")
     commands.add_parser("recipes", help="recipes with a one-line description each")
+    commands.add_parser(
+        "weights", help='checkpoints shipped with zoo: create_model(MODEL, weights="NAME")'
+    )
     exports = commands.add_parser(
         "exports", help="exported models under ROOT: versions, dataset, metric, date"
     )
@@ -146,6 +151,11 @@ def main(argv=None):
         width = max(map(len, names))
         for name in names:
             print(f"{name:<{width}}  {recipe_summary(name)}")
+        return 0
+    if args.command == "weights":
+        from zoo.pretrained import table
+
+        print_table(table())
         return 0
     if args.command == "serve":
         return serve(parser, args)
@@ -250,12 +260,16 @@ def print_exports(parser, root):
         if row["smoke"]:
             dataset += " (smoke)"
         table.append((row["name"], str(row["version"]), dataset, metric, row["created"] or "-"))
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    for line in table:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        )
+    print_table(table)
     return 0
+
+
+def print_table(rows):
+    """Prints rows of strings as left-aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
 
 
 if __name__ == "__main__":

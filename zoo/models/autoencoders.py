@@ -50,7 +50,7 @@ from zoo.layers import (
     TiedDense,
     tie_scope,
 )
-from zoo.models._weights import check_weights, load_weights
+from zoo.models._weights import check_weights, load_weights, shipped_weights
 from zoo.registry import get_model_factory, register_model
 
 NOISES = ("gaussian", "masking", "salt_and_pepper")
@@ -390,6 +390,7 @@ def _arguments(variant):
 
 
 @register_model(name="ae/dense")
+@shipped_weights("ae/dense")
 def dense_autoencoder(
     input_shape=(28, 28, 1), code_size=32, weights=None, name="ae_dense", **kwargs
 ):
@@ -403,7 +404,8 @@ def dense_autoencoder(
             of `zoo._checks.check_shape`). Defaults to (28, 28, 1).
         code_size: Units of the code layer, 1 to `zoo._checks.MAX_UNITS` (65,536).
             Defaults to 32.
-        weights: None or the path of a weights file saved by this model.
+        weights: None, the path of a weights file saved by this model, or the name of a
+            checkpoint shipped with zoo (`zoo weights` lists them).
         name: Model name and layer-name prefix (a non-empty string without "/").
         **kwargs: `hidden` (units of hidden layers, each 1 to 65,536), `activation`,
             `code_activation` and `output_activation` (Keras activation names),
@@ -420,6 +422,7 @@ def dense_autoencoder(
 
 
 @register_model(name="ae/deep")
+@shipped_weights("ae/deep")
 def deep_autoencoder(
     input_shape=(28, 28, 1),
     hidden=(256, 128),
@@ -452,6 +455,7 @@ def deep_autoencoder(
 
 
 @register_model(name="ae/conv")
+@shipped_weights("ae/conv")
 def conv_autoencoder(
     input_shape=(28, 28, 1),
     filters=(32, 64),
@@ -470,7 +474,8 @@ def conv_autoencoder(
             (28, 28, 1).
         filters: Filters of each conv + pool block, each 1 to 4,096. Defaults to (32, 64).
         code_size: Units of the dense code, 1 to 65,536. Defaults to 32.
-        weights: None or the path of a weights file saved by this model.
+        weights: None, the path of a weights file saved by this model, or the name of a
+            checkpoint shipped with zoo (`zoo weights` lists them).
         name: Model name and layer-name prefix.
         **kwargs: `kernel_size` (1 to the smaller of height and width; 3 by default),
             `activation`, `code_activation`, `output_activation`, `noise`,
@@ -484,6 +489,7 @@ def conv_autoencoder(
 
 
 @register_model(name="ae/denoising")
+@shipped_weights("ae/denoising")
 def denoising_autoencoder(
     input_shape=(28, 28, 1),
     code_size=256,
@@ -515,6 +521,7 @@ def denoising_autoencoder(
 
 
 @register_model(name="ae/sparse_l1")
+@shipped_weights("ae/sparse_l1")
 def sparse_l1_autoencoder(
     input_shape=(28, 28, 1), code_size=1000, l1=1e-4, weights=None, name="ae_sparse_l1", **kwargs
 ):
@@ -540,6 +547,7 @@ def sparse_l1_autoencoder(
 
 
 @register_model(name="ae/sparse_kl")
+@shipped_weights("ae/sparse_kl")
 def sparse_kl_autoencoder(
     input_shape=(28, 28, 1),
     code_size=1000,
@@ -574,6 +582,7 @@ def sparse_kl_autoencoder(
 
 
 @register_model(name="ae/ksparse")
+@shipped_weights("ae/ksparse")
 def ksparse_autoencoder(
     input_shape=(28, 28, 1),
     code_size=1000,
@@ -617,6 +626,7 @@ def ksparse_autoencoder(
 
 
 @register_model(name="ae/contractive")
+@shipped_weights("ae/contractive")
 def contractive_autoencoder(
     input_shape=(28, 28, 1),
     code_size=1000,
@@ -655,6 +665,7 @@ def contractive_autoencoder(
 
 
 @register_model(name="ae/tied")
+@shipped_weights("ae/tied")
 def tied_autoencoder(input_shape=(28, 28, 1), code_size=32, weights=None, name="ae_tied", **kwargs):
     """Dense autoencoder whose decoder reuses the transposed encoder kernels.
 

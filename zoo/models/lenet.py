@@ -33,7 +33,7 @@ from zoo.layers import (
     Subsampling2D,
     scaled_tanh,
 )
-from zoo.models._weights import check_weights, load_weights
+from zoo.models._weights import check_weights, load_weights, shipped_weights
 from zoo.registry import register_model
 
 LENET_INPUT_SIZE = 32  # the paper's 32x32 input field
@@ -96,6 +96,7 @@ def _finish(inputs, features, classes, head, classifier_activation, include_top,
 
 
 @register_model
+@shipped_weights("lenet5")
 def lenet5(
     input_shape=(28, 28, 1),
     classes=10,
@@ -119,7 +120,8 @@ def lenet5(
         classes: Number of classes, 2 to 65,536. Defaults to 10.
         include_top: Whether to add the classifier; if False the output is F6 (84 units)
             and `classes`, `head` and `classifier_activation` must keep their defaults.
-        weights: None or the path of a weights file of this architecture.
+        weights: None, the path of a weights file of this architecture, or the name of a
+            checkpoint shipped with zoo (`zoo weights` lists them: "mnist", ...).
         head: "softmax" (a dense layer) or "rbf" (the paper's Euclidean RBF units with
             fixed +-1 prototypes, probabilities from `softmax(-distance)`).
         classifier_activation: Activation of the output; None returns logits.
@@ -166,6 +168,7 @@ def lenet5(
 
 
 @register_model
+@shipped_weights("lenet5_modern")
 def lenet5_modern(
     input_shape=(28, 28, 1),
     classes=10,
@@ -197,7 +200,8 @@ def lenet5_modern(
         include_top: Whether to add the classifier; if False the output is the last
             hidden layer and `classes` and `classifier_activation` must keep their
             defaults.
-        weights: None or the path of a weights file of this architecture.
+        weights: None, the path of a weights file of this architecture, or the name of a
+            checkpoint shipped with zoo (`zoo weights` lists them: "mnist", ...).
         filters: Maps of the two conv layers, each 1 to 4,096. Defaults to (6, 16).
         units: Units of the hidden dense layers (one or more), each 1 to 65,536.
             Defaults to (120, 84).

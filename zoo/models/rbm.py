@@ -48,7 +48,7 @@ from zoo._checks import (
 )
 from zoo.callbacks import MomentumSchedule, RBMMonitor
 from zoo.layers import RBM
-from zoo.models._weights import check_weights, load_weights
+from zoo.models._weights import check_weights, load_weights, shipped_weights
 from zoo.models.autoencoders import Autoencoder
 from zoo.registry import register_model
 
@@ -247,6 +247,7 @@ def _stack(
 
 
 @register_model(name="rbm")
+@shipped_weights("rbm")
 def bernoulli_rbm(
     input_shape=(28, 28, 1),
     units=256,
@@ -272,7 +273,8 @@ def bernoulli_rbm(
         mean_field_visible: CD-k reconstructs visible means instead of samples (as
             Hinton's MNIST code); not with persistent chains. Defaults to False.
         kernel_regularizer: Weight decay, e.g. `keras.regularizers.L2(1e-4)` (or "l2").
-        weights: None or the path of a weights file saved by this model.
+        weights: None, the path of a weights file saved by this model, or the name of a
+            checkpoint shipped with zoo (`zoo weights` lists them).
         seed: Seed of the initial weights and the Gibbs sampler, 0 to 2**32 - 1 (RBM i
             of a stack gets `seed + i`).
         name: Model name and layer-name prefix (a non-empty string without "/").
@@ -290,6 +292,7 @@ def bernoulli_rbm(
 
 
 @register_model(name="gaussian_rbm")
+@shipped_weights("gaussian_rbm")
 def gaussian_rbm(
     input_shape=(28, 28, 1),
     units=256,
@@ -327,6 +330,7 @@ def gaussian_rbm(
 
 
 @register_model(name="dbn")
+@shipped_weights("dbn")
 def deep_belief_network(
     input_shape=(28, 28, 1),
     hidden=(500, 500, 2000),
