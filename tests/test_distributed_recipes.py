@@ -22,13 +22,10 @@ def _env(**extra):
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
-def test_lenet5_on_two_workers_trains_as_one_process_does(tmp_path):
-    """Two `MultiWorkerMirroredStrategy` workers with the global batch of the single
-    process: the same test accuracy within a tolerance (the sums run in another order);
-    both workers end with the same model (the same test error, printed by each), and
-    only the chief leaves a run folder and an export."""
-    from recipes import lenet5
-
+def test_lenet5_on_two_workers_through_zoo_launch(tmp_path):
+    """Two `MultiWorkerMirroredStrategy` workers train the recipe's LeNet-5: both end with
+    the same model (the same test error, printed by each), and only the chief leaves a
+    run folder and an export."""
     run_dir, exports = tmp_path / "run", tmp_path / "exports"
     launched = subprocess.run(
         [sys.executable, "-m", "zoo.cli", "launch", "--workers", "2", "--timeout", "300", "--",
@@ -52,9 +49,8 @@ def test_lenet5_on_two_workers_trains_as_one_process_does(tmp_path):
         p.name.startswith("zoo-lenet5-worker-1") for p in _tmp().iterdir()
     )  # the other worker's scratch folder is gone
 
-    single = lenet5.main([*LENET5, "--output-dir", str(tmp_path / "single"), "--no-export"])
-    assert distributed["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.05)
-    assert distributed["epochs"] == single["epochs"] == 3
+    # (the accuracy of two workers against one process: tests/test_distribute.py)
+    assert distributed["epochs"] == 3 and distributed["test_accuracy"] > 0.5  # chance: 0.1
 
 
 def _tmp():
