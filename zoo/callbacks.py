@@ -303,11 +303,12 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self._state_path = os.path.join(self.backup_dir, self.STATE_FILE)
         self._best_path = os.path.join(self.backup_dir, self.BEST_WEIGHTS_FILE)
         self._history = []
+        self._has_best = False  # whether best.weights.h5 holds this fit's best epoch
 
     # --- restore ---------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self._history = []
+        self._history, self._has_best = [], False
         if not os.path.exists(self._state_path):
             return
         try:
@@ -328,7 +329,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                 f"the backup in {self.backup_dir} cannot be read ({detail}); delete that "
                 "folder to start this training afresh"
             ) from None
-        self._history = history
+        self._history, self._has_best = history, best_weights is not None
         self.model._initial_epoch = self.params["epochs"] if state.get("finished") else epoch
         if self.history_file is not None:
             _write_history(self.history_file, history)
@@ -365,13 +366,11 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         if best_improved:
             _replace_weights(self.model, self._best_path)
         _replace_weights(self.model, self._weights_path)
-        has_best = best_improved or (
-            os.path.exists(self._best_path) and _saved_has_best(self._state_path)
-        )
+        self._has_best = self._has_best or best_improved
         state = {
             "epoch": self._current_epoch,
             "finished": finished,
-            "best_weights": has_best,
+            "best_weights": self._has_best,
             "history": self._history,
             "callbacks": [_callback_state(c) for c in self.tracked],
         }
@@ -402,14 +401,6 @@ def _restore_state(callback, saved, best_weights):
         setattr(callback, name, value)
     if isinstance(callback, keras.callbacks.EarlyStopping) and best_weights is not None:
         callback.best_weights = best_weights
-
-
-def _saved_has_best(state_path):
-    try:
-        with open(state_path) as f:
-            return bool(json.load(f).get("best_weights"))
-    except (OSError, ValueError):
-        return False
 
 
 def _replace_weights(model, path):
