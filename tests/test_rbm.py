@@ -1030,6 +1030,16 @@ def test_gibbs_runs_one_step_by_default():
     assert not np.array_equal(_random_rbm(4, 3, seed=7).gibbs(v, 2), one_step)
 
 
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_an_eager_chain_runs_compiled_and_draws_what_its_single_steps_draw(visible):
+    v = np.repeat(_all_states(4)[5:6], 50, axis=0)
+    chain = _random_rbm(4, 3, visible=visible, seed=7).gibbs(v, 30)
+    stepwise, w = _random_rbm(4, 3, visible=visible, seed=7), v
+    for _ in range(30):
+        w = stepwise.gibbs(w, 1)  # thirty eager steps, each drawing from the seed state
+    np.testing.assert_allclose(np.asarray(chain), np.asarray(w), atol=1e-5)
+
+
 def _names(model):
     return [layer.name for layer in model.layers]
 

@@ -40,6 +40,14 @@ VISIBLE_UNITS = ("bernoulli", "gaussian")
 _EPSILON = 1e-6
 
 
+def _eager_tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.executing_eagerly()
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class RBM(keras.layers.Layer):
     """A Bernoulli-Bernoulli or Gaussian-Bernoulli restricted Boltzmann machine.
@@ -213,12 +221,30 @@ class RBM(keras.layers.Layer):
     def gibbs(self, v, k=1):
         """Runs k full Gibbs steps v -> h -> v from `v`; returns the last visible sample.
 
-        `k` is at most `zoo._checks.MAX_GIBBS_STEPS` (a Python loop of k steps).
+        `k` is at most `zoo._checks.MAX_GIBBS_STEPS`. Inside a traced function (CD-k in
+        `fit`) the k steps are unrolled; called eagerly on the TensorFlow backend, a long
+        chain runs as one compiled loop instead of k rounds of eager operations.
         """
         check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
+        if k > 1 and _eager_tensorflow():
+            return self._compiled_chain()(ops.convert_to_tensor(v, self.compute_dtype), k)
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v))
         return v
+
+    def _compiled_chain(self):
+        """A `tf.function` running a Gibbs chain of a tensor-valued length (traced once)."""
+        chain = getattr(self, "_chain_function", None)
+        if chain is None:
+            import tensorflow as tf
+
+            def run(v, k):
+                step = lambda _, v: self.sample_visible(self.sample_hidden(v))  # noqa: E731
+                return ops.fori_loop(0, k, step, v)
+
+            chain = tf.function(run, reduce_retracing=True)
+            object.__setattr__(self, "_chain_function", chain)  # not a tracked attribute
+        return chain
 
     def _bernoulli(self, p):
         draw = keras.random.uniform(ops.shape(p), dtype=p.dtype, seed=self.seed_generator)
