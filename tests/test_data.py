@@ -69,21 +69,27 @@ def test_bad_arguments_name_the_value(kwargs, match):
         data.load(**{"name": "digits", **kwargs})
 
 
-@pytest.fixture(scope="module")
-def tfds_dir(tmp_path_factory):
-    """One tfds data_dir for the module: each offline preparation takes ~10-15 s, so MNIST
-    is prepared once (by the first test that loads it) and shared."""
-    return tmp_path_factory.mktemp("tfds")
-
-
-def test_mnist_prepares_offline_from_zoo_data_dir(mnist_files, tfds_dir, monkeypatch):
+def test_mnist_and_fashion_mnist_prepare_offline_from_zoo_data_dir_and_stay_apart(
+    mnist_files, data_root, tmp_path, monkeypatch
+):
+    """One test, so that MNIST is prepared once (each offline preparation takes 10-30 s)."""
     monkeypatch.setattr(data, "_online", lambda: pytest.fail("must not need the network"))
+    tfds_dir = tmp_path / "tfds"
     test, info = data.load("mnist", "test", data_dir=tfds_dir, with_info=True, batch_size=1000)
     x, y = data.as_numpy(test)
     assert x.shape == (10000, 28, 28, 1) and info.num_classes == 10
     # the well-known class counts of the MNIST test set (tfds shuffles the order)
     assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert info.class_names == tuple(str(i) for i in range(10))
+
+    # Both ship files with the same names; tfds once extracted them to the same place.
+    if not (data_root / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the original Fashion-MNIST files are not in {data_root / 'fashion_mnist'}")
+    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tfds_dir)}
+    digits_images = data.as_numpy(data.load("mnist", "test", **kwargs))[0]
+    fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
+    # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.
+    assert fashion_images.mean() > 1.5 * digits_images.mean()
 
 
 def test_missing_offline_files_give_one_clear_error(tmp_path, monkeypatch):
@@ -169,17 +175,6 @@ def test_percent_slices_of_digits_partition_the_split(cut, split):
     head = data._digits_split(f"{split}[:{cut}%]")[1]
     tail = data._digits_split(f"{split}[{cut}%:]")[1]
     np.testing.assert_array_equal(np.concatenate([head, tail]), whole)
-
-
-def test_mnist_and_fashion_mnist_prepared_offline_stay_apart(tfds_dir, mnist_files, data_root):
-    # Both ship files with the same names; tfds once extracted them to the same place.
-    if not (data_root / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"the original Fashion-MNIST files are not in {data_root / 'fashion_mnist'}")
-    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tfds_dir)}
-    digits_images = data.as_numpy(data.load("mnist", "test", **kwargs))[0]
-    fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
-    # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.
-    assert fashion_images.mean() > 1.5 * digits_images.mean()
 
 
 # --- image folders under files that break, and oversized images -----------------------
