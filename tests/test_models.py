@@ -85,6 +85,10 @@ def test_keras_round_trip_gives_identical_outputs(built, tmp_path):
 
 def test_savedmodel_export_gives_identical_outputs(built, tmp_path):
     model, x = built
+    if model.name.startswith("transfer_inception_resnet_v2"):
+        # The transfer export is one code path for every base (the MobileNets take it
+        # here); Inception-ResNet-v2's 780 layers make tracing and reloading it a minute.
+        pytest.skip("the transfer export path is tested on the MobileNets (time budget)")
     path = export(model, model.name, base_dir=tmp_path)
     served = load_export(path)(x)
     expected = serving_outputs(model, x)

@@ -118,8 +118,10 @@ def test_recipes_are_repeatable_with_a_seed(in_tmp):
 def test_quickstart(in_tmp, capsys):
     from recipes import quickstart
 
-    metrics = quickstart.main([])
-    assert metrics["test_accuracy"] > 0.95
+    # 5 of its 60 epochs (~96% of its 98.9%): the run, table, export and check as a user
+    # gets them, in a quarter of the time
+    metrics = quickstart.main(["--epochs", "5"])
+    assert metrics["test_accuracy"] > 0.9 and metrics["epochs"] == 5
     assert metrics["export_check"]["match"]
     assert metrics["export_check"]["class_agreement"] == 1.0
     export = in_tmp / metrics["export_path"]

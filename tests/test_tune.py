@@ -8,7 +8,8 @@ import pytest
 
 from recipes import tune
 
-BASE = ["--family", "lenet5_modern", "--epochs", "1", "--verbose", "0", "--output-dir", "run"]
+BASE = ["--family", "lenet5_modern", "--epochs", "1", "--subset", "300", "--verbose", "0",
+        "--output-dir", "run"]  # fmt: skip
 
 
 def _leaderboard(run):
