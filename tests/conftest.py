@@ -12,6 +12,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if "ZOO_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["ZOO_DATA_DIR"] = str(SHARED_DATA)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Under pytest-xdist each worker (and the processes its tests start) runs TensorFlow's ops
+# on one thread: `-n 2` on two cores then uses both without the workers' thread pools
+# contending (~7% less time for the suite's training tests, measured on 2 cores).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -39,11 +44,33 @@ def data_root():
 
 
 @pytest.fixture
-def mnist_files(data_root):
+def mnist_files(data_root, _mnist_prepared):
     folder = data_root / "mnist"
     if not (folder / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the original MNIST files are not in {folder}")
     return folder
+
+
+@pytest.fixture(scope="session")
+def _mnist_prepared():
+    """MNIST prepared once in tfds' data folder for all xdist workers: the first worker to
+    take the lock prepares it (10-30 s from the .gz files), the other waits and reads it,
+    instead of both preparing it at once."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    root = os.environ.get("ZOO_DATA_DIR")
+    if not root or not (pathlib.Path(root) / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+        return  # mnist_files skips
+    from zoo import data
+
+    data_dir = os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+    key = hashlib.sha1(os.path.expanduser(data_dir).encode()).hexdigest()[:12]
+    lock = pathlib.Path(tempfile.gettempdir()) / f"zoo-tests-mnist-{key}.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        data.load("mnist", "test", limit=1)
 
 
 @pytest.fixture

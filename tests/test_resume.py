@@ -149,8 +149,8 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, capsys):
 # --- the recipes, killed with SIGKILL ----------------------------------------------------
 
 RECIPES = {
-    "lenet5": ["--dataset", "digits", "--epochs", "8", "--batch-size", "16"],
-    "rbm": ["--dataset", "digits", "--units", "32", "--epochs", "8", "--batch-size", "4",
+    "lenet5": ["--dataset", "digits", "--epochs", "8", "--batch-size", "32"],
+    "rbm": ["--dataset", "digits", "--units", "32", "--epochs", "8", "--batch-size", "16",
             "--optimizer", "adam", "--learning-rate", "0.01", "--probe-examples", "-1"],
 }  # fmt: skip
 

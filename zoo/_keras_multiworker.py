@@ -23,8 +23,9 @@ has the fix, and there is no global state to apply twice.
 `strategy()` uses it for the Keras versions in `AFFECTED` (3.0 to 3.16: 3.15 measured
 here; keras-team/keras main of 2026-08-21, 3.16.0.dev, read unfixed); any other version
 gets TensorFlow's class unchanged. `tests/test_distribute.py` fails when Keras' trainer
-no longer makes these calls (check the issue and narrow `AFFECTED`) and when a 2-process
-`fit` fails (a new version that still needs this: widen it).
+no longer makes these calls (check the issue and narrow `AFFECTED`), and
+`tests/test_distributed_recipes.py` when a 2-process `fit` fails (a new version that
+still needs this: widen it).
 """
 
 import keras
