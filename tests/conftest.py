@@ -53,24 +53,40 @@ def mnist_files(data_root, _mnist_prepared):
 
 @pytest.fixture(scope="session")
 def _mnist_prepared():
-    """MNIST prepared once in tfds' data folder for all xdist workers: the first worker to
-    take the lock prepares it (10-30 s from the .gz files), the other waits and reads it,
-    instead of both preparing it at once."""
+    """MNIST and Fashion-MNIST (the anomaly recipe's default) prepared once in tfds' data
+    folder for all xdist workers, from $ZOO_DATA_DIR's .gz files and never from the
+    network. One lock per dataset, taken in a different order by each worker: the two
+    workers prepare one dataset each at once (10-30 s each), then read the other's,
+    instead of both preparing both in one folder (which tfds refuses).
+    tests/test_data.py checks what they hold."""
     import fcntl
     import hashlib
     import tempfile
 
-    root = os.environ.get("ZOO_DATA_DIR")
-    if not root or not (pathlib.Path(root) / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+    root = pathlib.Path(os.environ.get("ZOO_DATA_DIR", "-"))
+    names = [
+        n for n in ("mnist", "fashion_mnist") if (root / n / "t10k-images-idx3-ubyte.gz").is_file()
+    ]
+    if not names:
         return  # mnist_files skips
     from zoo import data
 
+    def offline():
+        raise AssertionError("preparing MNIST must not need the network")
+
     data_dir = os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
     key = hashlib.sha1(os.path.expanduser(data_dir).encode()).hexdigest()[:12]
-    lock = pathlib.Path(tempfile.gettempdir()) / f"zoo-tests-mnist-{key}.lock"
-    with lock.open("w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        data.load("mnist", "test", limit=1)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    turn = worker % len(names)
+    online, data._online = data._online, offline
+    try:
+        for name in names[turn:] + names[:turn]:
+            lock = pathlib.Path(tempfile.gettempdir()) / f"zoo-tests-{name}-{key}.lock"
+            with lock.open("w") as held:
+                fcntl.flock(held, fcntl.LOCK_EX)
+                data.load(name, "test", limit=1)
+    finally:
+        data._online = online
 
 
 @pytest.fixture

@@ -70,12 +70,14 @@ def test_bad_arguments_name_the_value(kwargs, match):
 
 
 def test_mnist_and_fashion_mnist_prepare_offline_from_zoo_data_dir_and_stay_apart(
-    mnist_files, data_root, tmp_path, monkeypatch
+    mnist_files, data_root, monkeypatch
 ):
-    """One test, so that MNIST is prepared once (each offline preparation takes 10-30 s)."""
+    """MNIST and Fashion-MNIST as the `mnist_files` fixture prepared them from
+    $ZOO_DATA_DIR's .gz files into one tfds folder (once for the session, without the
+    network; where they were prepared before, they are read): each preparation takes
+    10-30 s, so the suite makes each once."""
     monkeypatch.setattr(data, "_online", lambda: pytest.fail("must not need the network"))
-    tfds_dir = tmp_path / "tfds"
-    test, info = data.load("mnist", "test", data_dir=tfds_dir, with_info=True, batch_size=1000)
+    test, info = data.load("mnist", "test", with_info=True, batch_size=1000)
     x, y = data.as_numpy(test)
     assert x.shape == (10000, 28, 28, 1) and info.num_classes == 10
     # the well-known class counts of the MNIST test set (tfds shuffles the order)
@@ -85,7 +87,7 @@ def test_mnist_and_fashion_mnist_prepare_offline_from_zoo_data_dir_and_stay_apar
     # Both ship files with the same names; tfds once extracted them to the same place.
     if not (data_root / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the original Fashion-MNIST files are not in {data_root / 'fashion_mnist'}")
-    kwargs = {"normalize": None, "shuffle": False, "limit": 500, "data_dir": str(tfds_dir)}
+    kwargs = {"normalize": None, "shuffle": False, "limit": 500}
     digits_images = data.as_numpy(data.load("mnist", "test", **kwargs))[0]
     fashion_images = data.as_numpy(data.load("fashion_mnist", "test", **kwargs))[0]
     # Fashion-MNIST's clothes cover far more of the image than MNIST's strokes.

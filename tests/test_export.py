@@ -276,7 +276,7 @@ def test_concurrent_exports_get_distinct_complete_versions(tmp_path):
     from zoo.export import load_export, read_metadata
     from zoo.serving.layout import versions
 
-    writers = 3
+    writers = 2
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", _EXPORT_ONE, str(tmp_path), str(i)],

@@ -573,7 +573,7 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     expected = np.asarray(model(x))
     assert expected[:, 1].std() > 0.1  # outputs that depend on the image and the base
     float_path = export_tflite(model, tmp_path / "model.tflite")
-    quantized = export_tflite(model, tmp_path / "model_int8.tflite", quantize="dynamic")
+    quantized = export_tflite(model, tmp_path / "int8" / "model.tflite", quantize="dynamic")
     report = verify_tflite(float_path, model, x)
     assert report["match"] and report["class_agreement"] == 1.0
     outputs = load_tflite(quantized)(x)
@@ -588,24 +588,23 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     probabilities = outputs["probabilities"][:, 1]
     assert np.abs(probabilities - expected[:, 1]).mean() < 0.15
     assert np.corrcoef(probabilities, expected[:, 1])[0, 1] > 0.8
-    assert quantized.stat().st_size < 0.6 * float_path.stat().st_size
-    half = export_tflite(model, tmp_path / "half" / "16" / "model.tflite", quantize="float16")
-    assert 0.4 < half.stat().st_size / float_path.stat().st_size < 0.6  # float16 weights
+    float_bytes = float_path.stat().st_size
+    assert quantized.stat().st_size < 0.6 * float_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8", "model.tflite"]
+    assert [p.name for p in (tmp_path / "int8").iterdir()] == ["model.tflite"]  # no staging
+    stamp = float_path.stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export_tflite(model, float_path)
+    assert float_path.stat().st_mtime_ns == stamp
+    # overwritten on request, here by the float16 conversion
+    half = export_tflite(model, float_path, quantize="float16", overwrite=True)
+    assert half == float_path and half.stat().st_mtime_ns != stamp
+    assert 0.4 < half.stat().st_size / float_bytes < 0.6  # float16 weights
     # float16 weights, float32 arithmetic: closer to the float model than int8 (this
     # calibrated model is sensitive: a max error of ~0.04 here), yet not exact.
     halved = load_tflite(half)(x)["probabilities"][:, 1]
     assert 1e-6 < np.abs(halved - expected[:, 1]).max() < 0.1
     assert np.abs(halved - expected[:, 1]).mean() < np.abs(probabilities - expected[:, 1]).mean()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "half",
-        "model.tflite",
-        "model_int8.tflite",
-    ]  # fmt: skip  (no staging files left)
-    stamp = float_path.stat().st_mtime_ns
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        export_tflite(model, float_path)
-    assert float_path.stat().st_mtime_ns == stamp
-    assert export_tflite(model, float_path, overwrite=True) == float_path
     messages = [
         ("int4", "model.tflite", "quantize must be one of (None, 'dynamic', 'float16'). "
          "Received: quantize='int4'"),
