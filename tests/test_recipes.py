@@ -27,6 +27,7 @@ RUN_FILES = (
 SMOKE_OPTIONS = {
     "dbn": ["--hidden", "64", "32"],
     "tune": ["--max-trials", "2"],
+    "transfer": ["--mode", "minimum"],  # one of its three modes (all are in test_transfer.py)
     "gradients": ["--configs", "relu_he", "--depth", "2"],
     "random_labels": ["--variants", "random_labels", "--corruption", "1"],
     "adversarial": ["--adversarial-training", "--epsilons", "0", "0.25"],
