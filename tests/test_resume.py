@@ -149,8 +149,8 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, capsys):
 # --- the recipes, killed with SIGKILL ----------------------------------------------------
 
 RECIPES = {
-    "lenet5": ["--dataset", "digits", "--epochs", "8", "--batch-size", "32"],
-    "rbm": ["--dataset", "digits", "--units", "32", "--epochs", "8", "--batch-size", "16",
+    "lenet5": ["--dataset", "digits", "--epochs", "6", "--batch-size", "32"],
+    "rbm": ["--dataset", "digits", "--units", "32", "--epochs", "6", "--batch-size", "16",
             "--optimizer", "adam", "--learning-rate", "0.01", "--probe-examples", "-1"],
 }  # fmt: skip
 
@@ -187,14 +187,14 @@ def _backup_epoch(run_dir):
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_a_recipe_killed_mid_run_resumes_to_every_epoch_and_the_best_model(tmp_path, recipe):
-    """SIGKILL after at least three epochs, then the same command with `--resume`: the
-    eight epochs an uninterrupted run trains (patience 100), each once; the fit ends at
+    """SIGKILL after at least two epochs, then the same command with `--resume`: the
+    six epochs an uninterrupted run trains (patience 100), each once; the fit ends at
     the best of all of them (the in-process test above compares a resumed fit with an
     uninterrupted one value for value)."""
     cut = _recipe(recipe, tmp_path)
     try:
         deadline = time.monotonic() + 200
-        while _backup_epoch(tmp_path) < 3:  # killed during its fourth epoch or later
+        while _backup_epoch(tmp_path) < 2:  # killed during its third epoch or later
             assert cut.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -207,10 +207,10 @@ def test_a_recipe_killed_mid_run_resumes_to_every_epoch_and_the_best_model(tmp_p
     _finish(_recipe(recipe, tmp_path, "--resume"))
 
     history = _history(tmp_path)
-    assert [row["epoch"] for row in history] == [str(i) for i in range(8)]
+    assert [row["epoch"] for row in history] == [str(i) for i in range(6)]
     assert (tmp_path / training.METRICS_FILE).exists()
     assert not (tmp_path / training.BACKUP_DIR).exists()  # finished: the backup is gone
-    if recipe == "lenet5":  # best.keras holds the best epoch of all eight
+    if recipe == "lenet5":  # best.keras holds the best epoch of all six
         import keras
 
         from recipes import lenet5
