@@ -119,6 +119,18 @@ def test_a_finished_fit_is_not_trained_again_on_resume(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_finished_fit_asked_for_more_epochs_goes_on_from_its_last_epoch(tmp_path):
+    config = training.TrainConfig(epochs=2, patience=20, lr_schedule="none", export=False)
+    _fit(tmp_path, config)
+    first = _history(tmp_path)
+    longer = dataclasses.replace(config, epochs=4, resume=True, output_dir=str(tmp_path))
+    _fit(tmp_path, longer)
+    history = _history(tmp_path)
+    assert [row["epoch"] for row in history] == ["0", "1", "2", "3"]
+    assert history[:2] == first  # the finished epochs as they were, two new ones trained
+    assert float(history[3]["loss"]) < float(history[1]["loss"])
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage_state"])
 def test_an_unreadable_backup_is_one_error_naming_it(tmp_path, damage):
     config = training.TrainConfig(epochs=4, patience=20, lr_schedule="none", export=False)

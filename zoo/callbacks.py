@@ -284,8 +284,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     When training ends the backup is kept, marked finished: fitting the same model
     again with it (a resumed recipe passing a fit that had completed) restores the final
-    weights and trains no more epochs. An unreadable backup is a `ValueError` naming the
-    file and how to start afresh.
+    weights and trains no more epochs; a fit asking for more epochs than the finished one
+    did goes on from its last epoch, as a fit with Keras' `initial_epoch` would. An
+    unreadable backup is a `ValueError` naming the file and how to start afresh.
 
     Args:
         backup_dir: The folder of the backup.
@@ -330,7 +331,11 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                 "folder to start this training afresh"
             ) from None
         self._history, self._has_best = history, best_weights is not None
-        self.model._initial_epoch = self.params["epochs"] if state.get("finished") else epoch
+        # A finished fit trains no more, unless this one asks for more epochs than it did
+        # (as a fit with Keras' `initial_epoch`): then it goes on from its last epoch.
+        asked = self.params["epochs"]
+        done = state.get("finished") and asked <= int(state.get("epochs", asked))
+        self.model._initial_epoch = asked if done else epoch
         if self.history_file is not None:
             _write_history(self.history_file, history)
 
@@ -369,6 +374,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self._has_best = self._has_best or best_improved
         state = {
             "epoch": self._current_epoch,
+            "epochs": self.params["epochs"],  # what the fit asked for
             "finished": finished,
             "best_weights": self._has_best,
             "history": self._history,
