@@ -72,7 +72,7 @@ def _mnist_prepared():
     from zoo import data
 
     def offline():
-        raise AssertionError("preparing MNIST must not need the network")
+        raise AssertionError("preparing MNIST or Fashion-MNIST must not need the network")
 
     data_dir = os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
     key = hashlib.sha1(os.path.expanduser(data_dir).encode()).hexdigest()[:12]

@@ -227,7 +227,8 @@ class RBM(keras.layers.Layer):
         """
         check_int("k", k, low=1, high=MAX_GIBBS_STEPS)
         if k > 1 and _eager_tensorflow():
-            return self._compiled_chain()(ops.convert_to_tensor(v, self.compute_dtype), k)
+            v = ops.convert_to_tensor(v, self.compute_dtype)
+            return self._compiled_chain()(v, ops.convert_to_tensor(k, "int32"))
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v))
         return v
