@@ -129,7 +129,7 @@ def main(argv=None):
         for batch in args.batch_sizes:
             shapes = matmul_shapes(batch, VISIBLE, args.units, k)
             work = flops(shapes)
-            inner = max(1, int(2e9 / work))  # about a second of products per timing
+            inner = max(1, int(2e9 / work))  # about 2 GFLOP of products per timing
             tf_seconds = tf_roofline(shapes, args.repeats, inner)
             np_seconds = numpy_roofline(shapes, args.repeats, inner)
             step = zoo_step(
