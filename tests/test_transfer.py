@@ -10,7 +10,7 @@ from keras.layers import BatchNormalization
 
 import zoo
 from zoo import analysis
-from zoo.export import export_tflite, load_tflite, verify_tflite
+from zoo.export import export, export_tflite, load_tflite, verify_tflite
 from zoo.layers import InferenceMode, TrainingOnly, image_augmentation
 from zoo.models.transfer import BASES, TransferClassifier, fine_tune, recommend, transfer_model
 
@@ -572,8 +572,11 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     model = calibrated(small(mode="partial", input_shape=(32, 32, 3)), x)
     expected = np.asarray(model(x))
     assert expected[:, 1].std() > 0.1  # outputs that depend on the image and the base
-    float_path = export_tflite(model, tmp_path / "model.tflite")
-    quantized = export_tflite(model, tmp_path / "int8" / "model.tflite", quantize="dynamic")
+    float_path = export_tflite(model, tmp_path / "model.tflite")  # from the Keras model
+    # The quantised ones from an export folder (each Keras model's conversion exports a
+    # SavedModel first: ~9 s for this base)
+    folder = export(model, "small", base_dir=tmp_path / "exports")
+    quantized = export_tflite(folder, tmp_path / "int8" / "model.tflite", quantize="dynamic")
     report = verify_tflite(float_path, model, x)
     assert report["match"] and report["class_agreement"] == 1.0
     outputs = load_tflite(quantized)(x)
@@ -590,14 +593,14 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     assert np.corrcoef(probabilities, expected[:, 1])[0, 1] > 0.8
     float_bytes = float_path.stat().st_size
     assert quantized.stat().st_size < 0.6 * float_bytes
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8", "model.tflite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "int8", "model.tflite"]
     assert [p.name for p in (tmp_path / "int8").iterdir()] == ["model.tflite"]  # no staging
     stamp = float_path.stat().st_mtime_ns
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export_tflite(model, float_path)
     assert float_path.stat().st_mtime_ns == stamp
     # overwritten on request, here by the float16 conversion
-    half = export_tflite(model, float_path, quantize="float16", overwrite=True)
+    half = export_tflite(folder, float_path, quantize="float16", overwrite=True)
     assert half == float_path and half.stat().st_mtime_ns != stamp
     assert 0.4 < half.stat().st_size / float_bytes < 0.6  # float16 weights
     # float16 weights, float32 arithmetic: closer to the float model than int8 (this
