@@ -70,7 +70,7 @@ def test_an_rbm_learns_a_two_pattern_distribution():
     data = np.repeat(patterns, 200, axis=0)
     rbm = RBM(4, k=1, seed=0)
     model = keras.Sequential([keras.Input((6,)), rbm])
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.5))
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.5), steps_per_execution=20)
     model.fit(data, epochs=60, batch_size=20, verbose=0)
     start = (np.random.default_rng(1).uniform(size=(200, 6)) < 0.5).astype("float32")
     samples = np.asarray(rbm.gibbs(start, k=100))
