@@ -298,7 +298,9 @@ def run_search(options, config, arrays, hypermodel, folder):
 def launch_workers(options, argv, folder):
     """keras-tuner's chief/worker mode on loopback: a chief serving the oracle and
     `options.workers` workers running trials. Returns when every worker is done; a worker
-    that fails ends the search with `RuntimeError` (the chief would wait forever)."""
+    that fails ends the search with `RuntimeError` (the chief would wait forever), as does
+    a chief that fails. The chief ends (status 0) once every worker has been told that the
+    search is over, which may be before the workers have exited."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -338,7 +340,7 @@ def launch_workers(options, argv, folder):
                     f"worker {name} exited with status {code}; the search is stopped. Its "
                     f"log: {logs / (name + '.log')}"
                 )
-            if chief.poll() is not None:
+            if chief.poll() not in (None, 0):
                 raise RuntimeError(
                     f"the chief exited with status {chief.returncode} before the workers "
                     f"finished. Its log: {logs / 'chief.log'}"

@@ -127,6 +127,46 @@ def test_every_family_is_searched_retrained_and_tested(family, objective, in_tmp
     assert any(key.startswith("test_") for key in metrics)
 
 
+class _Exiting:
+    """A launched process, faked: it exits with `code` after `polls` polls."""
+
+    def __init__(self, code, polls, pid):
+        self.code, self.polls, self.pid, self.returncode = code, polls, pid, None
+
+    def poll(self):
+        self.polls -= 1
+        if self.polls < 0:
+            self.returncode = self.code
+        return self.returncode
+
+    def wait(self, timeout=None):
+        return self.code
+
+
+@pytest.mark.parametrize(("chief", "error"), [(0, None), (1, "the chief exited with status 1")])
+def test_workers_may_exit_after_the_chief_that_a_failing_chief_stops(
+    chief, error, in_tmp, monkeypatch
+):
+    """keras-tuner's chief ends (status 0) once every worker has been told the search is
+    over; the workers may exit after it (seen under load, where the launcher took it for a
+    failure). A chief that fails stops the search."""
+    import types
+
+    exits = iter([(chief, 0, 100), (0, 3, 101), (0, 4, 102)])  # the chief first
+    monkeypatch.setattr(tune.subprocess, "Popen", lambda *a, **k: _Exiting(*next(exits)))
+    monkeypatch.setattr(tune.time, "sleep", lambda seconds: None)
+    stopped = []
+    monkeypatch.setattr(tune.os, "killpg", lambda pid, signal: stopped.append(pid))
+    options = types.SimpleNamespace(workers=2, worker_timeout_minutes=1)
+    if error is None:
+        assert tune.launch_workers(options, [], in_tmp / "run") is None
+        assert stopped == []  # every process had exited
+    else:
+        with pytest.raises(RuntimeError, match=error):
+            tune.launch_workers(options, [], in_tmp / "run")
+        assert stopped == [101, 102]  # the workers still running are stopped
+
+
 @pytest.mark.timeout(300)
 def test_a_worker_that_dies_stops_the_search_loudly_and_leaves_no_process(in_tmp):
     """Here the processes fail at their start (--subset exceeds the data, which only the
