@@ -4,13 +4,20 @@ Target: test error <= 0.95% (LeCun et al. 1998: 0.95% without distortions, 0.8% 
 
     python benchmarks/lenet5_mnist.py                 # no augmentation
     python benchmarks/lenet5_mnist.py --augment       # random distortions
+    python benchmarks/lenet5_mnist.py --epochs 20 --record lenet5_mnist_rbf_20 --head rbf
+
+Other options go to the recipe (`python -m recipes.lenet5 --help`). The record
+(benchmarks/results/<--record>.json; an existing one is kept unless --overwrite) holds the
+recipe's per-epoch history (training and validation), and its best validation epoch, so that
+runs are compared on validation data; the test error is read once, at the end.
 """
 
 import argparse
 import sys
+import tempfile
 import time
 
-from _common import record, use_local_data
+from _common import RESULTS_DIR, record, use_local_data
 
 
 def main(argv=None):
@@ -18,9 +25,15 @@ def main(argv=None):
     parser.add_argument("--augment", action="store_true")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--record", help="record name (default: lenet5_mnist[_augment])")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing record")
     args, recipe_args = parser.parse_known_args(argv)
+    name = args.record or ("lenet5_mnist_augment" if args.augment else "lenet5_mnist")
+    if (RESULTS_DIR / f"{name}.json").exists() and not args.overwrite:
+        parser.error(f"benchmarks/results/{name}.json exists: pass --record NAME or --overwrite")
     use_local_data()
     from recipes import lenet5
+    from zoo import training
 
     argv = [
         "--dataset",
@@ -35,10 +48,13 @@ def main(argv=None):
         *(["--augment"] if args.augment else []),
         *recipe_args,
     ]
-    start = time.perf_counter()
-    metrics = lenet5.main(argv)
-    wall = time.perf_counter() - start
-    name = "lenet5_mnist_augment" if args.augment else "lenet5_mnist"
+    with tempfile.TemporaryDirectory(prefix="lenet5_mnist-") as scratch:
+        start = time.perf_counter()
+        metrics = lenet5.main([*argv, "--output-dir", f"{scratch}/run"])
+        wall = time.perf_counter() - start
+        history = training.read_history(f"{scratch}/run/{training.HISTORY_FILE}")
+    val_loss = history.get("val_loss", [])
+    best = min(range(len(val_loss)), key=val_loss.__getitem__) if val_loss else None
     return record(
         name,
         {
@@ -46,7 +62,12 @@ def main(argv=None):
             "recipe_args": argv,
             "test_error_percent": round(metrics["test_error_percent"], 3),
             "epochs_run": metrics["epochs"],
+            "best_val_epoch": best,  # 0-based, lowest val_loss
+            "best_val_error_percent": (
+                round(100 * (1 - history["val_accuracy"][best]), 3) if best is not None else None
+            ),
             "wall_time_s": round(wall, 1),
+            "history": history,
         },
     )
 
