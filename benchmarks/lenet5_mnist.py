@@ -7,7 +7,7 @@ Target: test error <= 0.95% (LeCun et al. 1998: 0.95% without distortions, 0.8% 
     python benchmarks/lenet5_mnist.py --epochs 20 --record lenet5_mnist_rbf_20 --head rbf
 
 Other options go to the recipe (`python -m recipes.lenet5 --help`). The record
-(benchmarks/results/<--record>.json; an existing one is kept unless --overwrite) holds the
+(benchmarks/results/<--record>.json, replaced like every benchmark's) holds the
 recipe's per-epoch history (training and validation), and its best validation epoch, so that
 runs are compared on validation data; the test error is read once, at the end.
 """
@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from _common import RESULTS_DIR, record, use_local_data
+from _common import record, use_local_data
 
 
 def main(argv=None):
@@ -26,11 +26,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--record", help="record name (default: lenet5_mnist[_augment])")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing record")
     args, recipe_args = parser.parse_known_args(argv)
     name = args.record or ("lenet5_mnist_augment" if args.augment else "lenet5_mnist")
-    if (RESULTS_DIR / f"{name}.json").exists() and not args.overwrite:
-        parser.error(f"benchmarks/results/{name}.json exists: pass --record NAME or --overwrite")
     use_local_data()
     from recipes import lenet5
     from zoo import training
