@@ -572,7 +572,7 @@ def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
     model = calibrated(small(mode="partial", input_shape=(32, 32, 3)), x)
     expected = np.asarray(model(x))
     assert expected[:, 1].std() > 0.1  # outputs that depend on the image and the base
-    # From an export folder: a Keras model's conversion exports a SavedModel first (~9 s
+    # From an export folder: a Keras model's conversion exports a SavedModel first (~6.5 s
     # for this base each time; tests/test_export.py converts a Keras model, LeNet-5).
     folder = export(model, "small", base_dir=tmp_path / "exports")
     float_path = export_tflite(folder, tmp_path / "model.tflite")
