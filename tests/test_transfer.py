@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 from keras.layers import BatchNormalization
+from test_recipes import check_smoke_run
 
 import zoo
 from zoo import analysis
-from zoo.export import export, export_tflite, load_tflite, verify_tflite
 from zoo.layers import InferenceMode, TrainingOnly, image_augmentation
 from zoo.models.transfer import BASES, TransferClassifier, fine_tune, recommend, transfer_model
 
@@ -564,63 +564,6 @@ def test_predict_tta_averages_m_augmented_predictions(rng):
         analysis.predict_tta(model, x, m=0)
 
 
-# --- TFLite --------------------------------------------------------------------------
-
-
-def test_tflite_float_and_dynamic_range_exports(tmp_path, rng):
-    x = images(rng, 8, 32)
-    model = calibrated(small(mode="partial", input_shape=(32, 32, 3)), x)
-    expected = np.asarray(model(x))
-    assert expected[:, 1].std() > 0.1  # outputs that depend on the image and the base
-    # From an export folder: a Keras model's conversion exports a SavedModel first (~6.5 s
-    # for this base each time; tests/test_export.py converts a Keras model, LeNet-5).
-    folder = export(model, "small", base_dir=tmp_path / "exports")
-    float_path = export_tflite(folder, tmp_path / "model.tflite")
-    quantized = export_tflite(folder, tmp_path / "int8" / "model.tflite", quantize="dynamic")
-    report = verify_tflite(float_path, model, x)
-    assert report["match"] and report["class_agreement"] == 1.0
-    outputs = load_tflite(quantized)(x)
-    doubles = load_tflite(quantized)(x.astype("float64"))  # converted to the input's float32
-    assert list(load_tflite(quantized).interpreter.get_signature_list()) == ["serving_default"]
-    assert not verify_tflite(quantized, model, x)["match"]  # int8: beyond the default 1e-4
-    np.testing.assert_array_equal(doubles["probabilities"], outputs["probabilities"])
-    assert set(outputs) == {"probabilities", "class_id"}
-    np.testing.assert_array_equal(outputs["class_id"], outputs["probabilities"].argmax(-1))
-    # int8 weights and activations through 28 layers: near the float model, not equal (a
-    # mean error of ~0.08 here; up to ~0.16 with the ImageNet weights at 96x96).
-    probabilities = outputs["probabilities"][:, 1]
-    assert np.abs(probabilities - expected[:, 1]).mean() < 0.15
-    assert np.corrcoef(probabilities, expected[:, 1])[0, 1] > 0.8
-    float_bytes = float_path.stat().st_size
-    assert quantized.stat().st_size < 0.6 * float_bytes
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "int8", "model.tflite"]
-    assert [p.name for p in (tmp_path / "int8").iterdir()] == ["model.tflite"]  # no staging
-    stamp = float_path.stat().st_mtime_ns
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        export_tflite(model, float_path)
-    assert float_path.stat().st_mtime_ns == stamp
-    # overwritten on request, here by the float16 conversion
-    half = export_tflite(folder, float_path, quantize="float16", overwrite=True)
-    assert half == float_path and half.stat().st_mtime_ns != stamp
-    assert 0.4 < half.stat().st_size / float_bytes < 0.6  # float16 weights
-    # float16 weights, float32 arithmetic: closer to the float model than int8 (this
-    # calibrated model is sensitive: a max error of ~0.04 here), yet not exact.
-    halved = load_tflite(half)(x)["probabilities"][:, 1]
-    assert 1e-6 < np.abs(halved - expected[:, 1]).max() < 0.1
-    assert np.abs(halved - expected[:, 1]).mean() < np.abs(probabilities - expected[:, 1]).mean()
-    messages = [
-        ("int4", "model.tflite", "quantize must be one of (None, 'dynamic', 'float16'). "
-         "Received: quantize='int4'"),
-        (None, "model.bin", f"path must end in .tflite. Received: path='{tmp_path / 'model.bin'}'"),
-    ]  # fmt: skip
-    for quantize, name, message in messages:
-        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-            export_tflite(model, tmp_path / name, quantize=quantize)
-    message = f"model must be a Keras model or an export folder. Received: {tmp_path}"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        export_tflite(tmp_path, tmp_path / "from_folder.tflite")
-
-
 # --- the recipe ----------------------------------------------------------------------
 
 
@@ -655,10 +598,10 @@ def test_recipe_prints_the_table_and_exports_tflite(in_tmp, rng, capsys):
     # the TFLite parity depend on the image (with --weights none every image gets the same).
     weights = in_tmp / "base.weights.h5"
     calibrated(small(input_shape=(96, 96, 3)), images(rng, 8, 96)).base.save_weights(weights)
-    metrics = transfer.main(
-        ["--data", str(in_tmp / "photos"), "--smoke", "--weights", str(weights),
-         "--mode", "minimum", "--no-svm", "--tflite", "--tta", "2", "--validation-split", "0.5"]
-    )  # fmt: skip
+    argv = ["--data", str(in_tmp / "photos"), "--smoke", "--weights", str(weights)]
+    argv += ["--mode", "minimum", "--no-svm", "--tflite", "--tta", "2", "--validation-split", "0.5"]
+    metrics = transfer.main(argv)
+    check_smoke_run(in_tmp, "transfer", argv, metrics)  # as every recipe's (test_recipes.py)
     table = capsys.readouterr().out.splitlines()
     row = metrics["rows"]["minimum"]
     assert row["epochs"] == 1  # --smoke: one epoch
