@@ -107,6 +107,59 @@ def test_tflite_export_bakes_in_the_preprocessing_like_the_saved_model(digits_mo
     np.testing.assert_allclose(served, np.asarray(model(x[:20])), atol=1e-5)
 
 
+def test_tflite_float_dynamic_range_and_float16_exports(tmp_path):
+    """The conversions, from an export folder; tests/test_transfer.py's recipe test checks
+    a MobileNet's (the transfer recipe's --tflite) against the same tolerances."""
+    x, y = data.as_numpy(data.load("digits", "train", limit=512, shuffle=False))
+    model = zoo.create_model("lenet5_modern", input_shape=(8, 8, 1))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)  # confident on some images, not all
+    x = x[:64]
+    expected = np.asarray(model(x))
+    assert expected.max(-1).std() > 0.05  # outputs that depend on the image
+    folder = export(model, "small", base_dir=tmp_path / "exports")
+    float_path = export_tflite(folder, tmp_path / "model.tflite")
+    quantized = export_tflite(folder, tmp_path / "int8" / "model.tflite", quantize="dynamic")
+    report = verify_tflite(float_path, model, x)
+    assert report["match"] and report["class_agreement"] == 1.0
+    outputs = load_tflite(quantized)(x)
+    doubles = load_tflite(quantized)(x.astype("float64"))  # converted to the input's float32
+    assert list(load_tflite(quantized).interpreter.get_signature_list()) == ["serving_default"]
+    assert not verify_tflite(quantized, model, x)["match"]  # int8: beyond the default 1e-4
+    np.testing.assert_array_equal(doubles["probabilities"], outputs["probabilities"])
+    assert set(outputs) == {"probabilities", "class_id"}
+    np.testing.assert_array_equal(outputs["class_id"], outputs["probabilities"].argmax(-1))
+    # int8 weights, activations quantised on the fly: near the float model, not equal
+    int8_error = np.abs(outputs["probabilities"] - expected).max(-1)
+    assert int8_error.mean() < 0.05 and (outputs["class_id"] == expected.argmax(-1)).mean() > 0.9
+    float_bytes = float_path.stat().st_size
+    assert quantized.stat().st_size < 0.6 * float_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "int8", "model.tflite"]
+    assert [p.name for p in (tmp_path / "int8").iterdir()] == ["model.tflite"]  # no staging
+    stamp = float_path.stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export_tflite(model, float_path)
+    assert float_path.stat().st_mtime_ns == stamp
+    # overwritten on request, here by the float16 conversion
+    half = export_tflite(folder, float_path, quantize="float16", overwrite=True)
+    assert half == float_path and half.stat().st_mtime_ns != stamp
+    assert 0.4 < half.stat().st_size / float_bytes < 0.6  # float16 weights
+    # float16 weights, float32 arithmetic: closer to the float model than int8, not exact
+    half_error = np.abs(load_tflite(half)(x)["probabilities"] - expected).max(-1)
+    assert 1e-7 < half_error.max() < 0.01 and half_error.mean() < int8_error.mean()
+    messages = [
+        ("int4", "model.tflite", "quantize must be one of (None, 'dynamic', 'float16'). "
+         "Received: quantize='int4'"),
+        (None, "model.bin", f"path must end in .tflite. Received: path='{tmp_path / 'model.bin'}'"),
+    ]  # fmt: skip
+    for quantize, name, message in messages:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            export_tflite(model, tmp_path / name, quantize=quantize)
+    message = f"model must be a Keras model or an export folder. Received: {tmp_path}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        export_tflite(tmp_path, tmp_path / "from_folder.tflite")
+
+
 def test_tfsmlayer_reads_the_export(digits_model, tmp_path):
     model, info, raw, x = digits_model
     path = export(model, "m", base_dir=tmp_path, info=info)
