@@ -18,10 +18,19 @@ def _leaderboard(run):
 
 
 @pytest.mark.timeout(300)
-def test_a_two_stage_search_writes_its_leaderboard_retrains_the_best_and_exports_it(in_tmp):
-    metrics = tune.main([*BASE, "--max-trials", "2", "--subset", "300", "--refine-top", "2"])
+def test_a_rerun_continues_the_search_and_a_two_stage_one_retrains_the_best_and_exports_it(
+    in_tmp,
+):
+    tune.main([*BASE, "--max-trials", "1", "--no-export"])
+    first = {row["trial"]: row for row in _leaderboard(in_tmp / "run")}
+    assert sorted(first) == ["0"]
+    # The same command with more trials continues the search without repeating a trial,
+    # here as a two-stage search that retrains the best two and exports the winner.
+    metrics = tune.main([*BASE, "--max-trials", "2", "--refine-top", "2"])
     run = in_tmp / "run"
     rows = _leaderboard(run)
+    assert sorted(row["trial"] for row in rows) == ["0", "1"]
+    assert next(row for row in rows if row["trial"] == "0") == first["0"]  # kept as it was
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
     assert {"trial", "learning_rate", "val_accuracy", "epochs", "seconds"} <= set(rows[0])
     values = [float(row["val_accuracy"]) for row in rows]
@@ -37,17 +46,6 @@ def test_a_two_stage_search_writes_its_leaderboard_retrains_the_best_and_exports
     export = in_tmp / metrics["export_path"]
     assert export.parent.name == "lenet5_modern_tuned_digits"
     assert json.loads((export / "metadata.json").read_text())["metrics"]["best_trial"]
-
-
-@pytest.mark.timeout(300)
-def test_rerunning_the_command_continues_the_search_without_repeating_a_trial(in_tmp):
-    tune.main([*BASE, "--max-trials", "1", "--no-export"])
-    first = {row["trial"]: row for row in _leaderboard(in_tmp / "run")}
-    tune.main([*BASE, "--max-trials", "2", "--no-export"])
-    second = {row["trial"]: row for row in _leaderboard(in_tmp / "run")}
-    assert sorted(first) == ["0"] and sorted(second) == ["0", "1"]
-    for trial, row in first.items():  # finished trials kept as they were
-        assert second[trial] == row
     with pytest.raises(ValueError, match="holds another search.*family"):
         tune.main([*BASE, "--family", "autoencoder", "--max-trials", "3"])
 
