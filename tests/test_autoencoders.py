@@ -47,20 +47,15 @@ def test_every_variant_has_small_settings():
     assert set(SMALL) == set(zoo.list_models("ae/*"))
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_every_variant_lowers_its_loss_on_digits(name, digits):
-    images, _ = digits
-    model = small(name, seed=0)
-    assert isinstance(model, Autoencoder)
-    model.compile(keras.optimizers.Adam(3e-3), "mse")
-    history = model.fit(images, images, batch_size=64, epochs=6, verbose=0).history["loss"]
-    assert history[-1] < 0.8 * history[0], history
+# That each variant trains (below the untrained network's error) and exports is
+# tests/test_recipes.py::test_every_autoencoder_variant_trains_and_exports_through_the_recipe.
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_encoder_and_decoder_are_usable_sub_models(name, digits):
     images, _ = digits
     model = small(name)
+    assert isinstance(model, Autoencoder)
     codes = model.encoder.predict(images[:5], verbose=0)
     assert codes.shape == (5, SMALL[name]["code_size"])
     np.testing.assert_allclose(

@@ -121,8 +121,7 @@ def test_32x32_inputs_are_not_padded():
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [
-        ("lenet5", {}),
+    [  # the plain LeNet-5 learns digits in tests/test_recipes.py::test_quickstart
         ("lenet5", {"head": "rbf"}),
         ("lenet5_modern", {"batch_norm": True, "dropout": 0.2}),
     ],
