@@ -107,9 +107,14 @@ def _display(image):
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def _strip(images, gap=2):
-    """Images side by side in one RGB array, `gap` white pixels apart."""
+_IMAGE_GAP = 2  # white pixels between the images of a row
+
+
+def _strip(images, gap=_IMAGE_GAP, count=None):
+    """Images side by side in one RGB array, `gap` white pixels apart; white tiles fill the
+    strip up to `count` images."""
     tiles = [_display(image) for image in images]
+    tiles += [np.ones_like(tiles[0])] * ((count or len(tiles)) - len(tiles))
     white = np.ones((tiles[0].shape[0], gap, 3))
     return np.concatenate([part for tile in tiles for part in (tile, white)][:-1], axis=1)
 
@@ -137,9 +142,10 @@ def plot_image_rows(rows, path, n=10, title=None, captions=None):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label)
-        width = (strip.shape[1] + 2) / n  # one image and its gap
+        width = (strip.shape[1] + _IMAGE_GAP) / len(images[:n])  # one image and its gap
         for c, caption in enumerate(captions.get(label, [])[:n]):
-            ax.text((c + 0.5) * width - 1, -1, caption, ha="center", va="bottom", fontsize=8)
+            x = (c + 0.5) * width - _IMAGE_GAP / 2  # the image's centre
+            ax.text(x, -1, caption, ha="center", va="bottom", fontsize=8)
     return _save(fig, path, title)
 
 
@@ -217,21 +223,14 @@ def plot_filters(kernel, image_shape, path, n=64, title=None):
     filters are tiled into one image with a one-pixel gap: one axes instead of `n`, which
     draws in a tenth of the time.
     """
-    kernel = np.asarray(kernel, dtype="float64")
+    kernel = np.asarray(kernel)
     n = min(n, kernel.shape[1])
     cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    height, width = image_shape[:2]
-    mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan)
-    for i in range(n):
-        tile = kernel[:, i].reshape(image_shape)[..., 0]
-        spread = tile.max() - tile.min()
-        r, c = divmod(i, cols)
-        mosaic[
-            r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width
-        ] = (tile - tile.min()) / spread if spread > 0 else 0.5
-    fig, ax = plt.subplots(figsize=(cols, rows))
-    ax.imshow(mosaic, cmap=plt.get_cmap("gray").with_extremes(bad="white"), vmin=0, vmax=1)
+    filters = [kernel[:, i].reshape(image_shape)[..., :1] for i in range(n)]  # 1st channel
+    strips = [_strip(filters[i : i + cols], gap=1, count=cols) for i in range(0, n, cols)]
+    gap = np.ones((1, strips[0].shape[1], 3))
+    fig, ax = plt.subplots(figsize=(cols, len(strips)))
+    ax.imshow(np.concatenate([part for strip in strips for part in (strip, gap)][:-1]))
     ax.axis("off")
     return _save(fig, path, title)
 
