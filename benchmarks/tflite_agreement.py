@@ -22,22 +22,29 @@ import numpy as np
 from _common import record, use_local_data
 
 
-def convert(folder, setting):
+def convert(folder, setting, path):
+    """Writes `folder`'s export as `path` with `setting`: zoo's own conversions
+    (`zoo.export.export_tflite`), or dynamic-range with one converter flag changed."""
     import tensorflow as tf
 
-    from zoo.export import RESIZED_SIGNATURE
+    from zoo.export import RESIZED_SIGNATURE, export_tflite
 
+    if setting in ZOO_SETTINGS:
+        return export_tflite(folder, path, quantize=ZOO_SETTINGS[setting])
     converter = tf.lite.TFLiteConverter.from_saved_model(
         str(folder), signature_keys=[RESIZED_SIGNATURE]
     )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if setting == "per_tensor_weights":
         converter._experimental_disable_per_channel = True
-    elif setting == "old_quantizer":
+    else:  # "old_quantizer"
         converter.experimental_new_dynamic_range_quantizer = False
-    elif setting == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    return converter.convert()
+    path.write_bytes(converter.convert())
+    return path
+
+
+ZOO_SETTINGS = {"float": None, "default": "dynamic", "float16": "float16"}
+SETTINGS = ("float", "default", "per_tensor_weights", "old_quantizer", "float16")
 
 
 def main(argv=None):
@@ -57,30 +64,20 @@ def main(argv=None):
     )  # the 153 validation images as the recipe reads them (raw 0-255, centre crop)
     served = load_export(args.export, endpoint=RESIZED_SIGNATURE)(raw)
     expected = np.asarray(served["probabilities"])
-    float_bytes = None
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for setting in ("float", "default", "per_tensor_weights", "old_quantizer", "float16"):
-            if setting == "float":
-                import tensorflow as tf
-
-                flat = tf.lite.TFLiteConverter.from_saved_model(
-                    str(args.export), signature_keys=[RESIZED_SIGNATURE]
-                ).convert()
-            else:
-                flat = convert(args.export, setting)
-            path = pathlib.Path(scratch) / f"{setting}.tflite"
-            path.write_bytes(flat)
+        for setting in SETTINGS:
+            path = convert(args.export, setting, pathlib.Path(scratch) / f"{setting}.tflite")
             got = load_tflite(path)(raw)["probabilities"]
-            float_bytes = float_bytes or len(flat)
             rows[setting] = {
-                "bytes": len(flat),
-                "size_ratio": len(flat) / float_bytes,
+                "bytes": path.stat().st_size,
                 "class_agreement": float(np.mean(got.argmax(-1) == expected.argmax(-1))),
                 "max_abs_diff": float(np.abs(got - expected).max()),
                 "mean_abs_diff": float(np.abs(got - expected).mean()),
             }
-            print(setting, rows[setting], flush=True)
+    for setting, row in rows.items():
+        row["size_ratio"] = row["bytes"] / rows["float"]["bytes"]
+        print(setting, row, flush=True)
     record(
         f"tflite_agreement_{args.name}",
         {
