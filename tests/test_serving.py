@@ -65,9 +65,7 @@ def _stop(process):
         process.wait()
 
 
-# Session-scoped: under `--dist worksteal` a worker runs this module's tests in more than
-# one stretch, and a module-scoped server was started again for each (~7 s each time).
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A served root with LeNet-5 on digits (version 1), and the running server."""
     import zoo
