@@ -112,6 +112,29 @@ def test_call_is_the_hidden_probabilities_and_adds_the_cd_loss_only_in_training(
     assert len(model.losses) == 1
 
 
+@pytest.mark.parametrize(
+    "visible, kwargs",
+    [("bernoulli", {}), ("gaussian", {}), ("gaussian", {"learn_sigma": True})],
+)
+def test_the_loss_added_in_training_has_the_gradient_of_contrastive_divergence(
+    visible, kwargs, rng
+):
+    # call() shares the data's product between its output and the loss; the loss's
+    # gradient must still be contrastive_divergence's, and reach no input.
+    shared, reference = (_random_rbm(5, 3, visible, seed=3, k=2, **kwargs) for _ in "ab")
+    v = tf.constant((rng.uniform(size=(2, 4, 5)) < 0.5).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(v)
+        shared(v, training=True)
+        loss = shared.losses[0]
+        expected = reference.contrastive_divergence(v)  # the same seed draws the same
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    for mine, theirs in zip(shared.trainable_weights, reference.trainable_weights, strict=True):
+        got, want = tape.gradient(loss, mine.value), tape.gradient(expected, theirs.value)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    assert tape.gradient(loss, v) is None or not np.asarray(tape.gradient(loss, v)).any()
+
+
 def _raises_exactly(message):
     """pytest.raises(ValueError) whose message is exactly `message`."""
     return pytest.raises(ValueError, match=f"^{re.escape(message)}$")

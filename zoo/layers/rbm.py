@@ -275,12 +275,36 @@ class RBM(keras.layers.Layer):
         probabilities = ops.sigmoid(pre_activation)
         if training:
             # The data is a constant of the CD update: in a stack, an RBM's loss trains that
-            # RBM only, never the layers below it. (TensorFlow's graph optimiser merges this
-            # product with the one above.)
+            # RBM only, never the layers below it.
             data = ops.stop_gradient(inputs)
-            data_input = self._hidden_input(data)
-            self.add_loss(self._cd_loss(data, data_input, ops.sigmoid(data_input)))
+            data_input = self._own_weights_only(pre_activation, data)
+            self.add_loss(self._cd_loss(data, data_input, ops.stop_gradient(probabilities)))
         return probabilities
+
+    def _own_weights_only(self, pre_activation, data):
+        """`pre_activation` (= `_hidden_input(data)`) with gradients to this layer's kernel
+        and hidden bias only, as if computed from the stopped `data`, without computing
+        that product a second time (TensorFlow's graph optimiser does not merge the two:
+        at batch 1000 the repeat cost a sixth of a CD-1 step)."""
+        if self.learn_sigma:  # the product's gradient also reaches sigma: computed again
+            return self._hidden_input(data)
+        scaled = ops.stop_gradient(self._scaled(data))
+        n_visible = ops.shape(scaled)[-1]
+
+        @ops.custom_gradient
+        def own_weights(kernel, hidden_bias):
+            def gradient(*args, upstream=None):
+                if upstream is None:
+                    (upstream,) = args
+                upstream = ops.reshape(upstream, (-1, self.units))
+                flat = ops.reshape(scaled, (-1, n_visible))
+                return ops.matmul(ops.transpose(flat), upstream), ops.sum(upstream, axis=0)
+
+            return ops.zeros(ops.shape(pre_activation), pre_activation.dtype), gradient
+
+        kernel = ops.convert_to_tensor(self.kernel, pre_activation.dtype)
+        hidden_bias = ops.convert_to_tensor(self.hidden_bias, pre_activation.dtype)
+        return ops.stop_gradient(pre_activation) + own_weights(kernel, hidden_bias)
 
     def contrastive_divergence(self, v):
         """`mean F(v) - mean F(v_model)`, v_model a stopped-gradient negative sample.
