@@ -934,8 +934,9 @@ def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
     training.check_converged(config, run_dir, model)
 
 
-def evaluate_autoencoder(options, model, train_ds, test_ds):
-    """Reconstruction error, code sparsity and linear-probe accuracy; arrays for figures."""
+def evaluate_autoencoder(options, model, train_ds, test_ds, val_ds=None):
+    """Reconstruction error, code sparsity and linear-probe accuracy (on the test split,
+    and on `val_ds` for choosing settings); arrays for figures."""
     from zoo import analysis
 
     x_test, y_test = data.as_numpy(test_ds)
@@ -951,12 +952,21 @@ def evaluate_autoencoder(options, model, train_ds, test_ds):
         x_train, y_train = data.as_numpy(train_ds)
         if options.probe_examples:
             x_train, y_train = x_train[: options.probe_examples], y_train[: options.probe_examples]
-        probe = analysis.linear_probe(model.encoder, x_train, y_train, x_test, y_test)
+        probe = analysis.linear_probe(
+            model.encoder,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            validation_data=None if val_ds is None else data.as_numpy(val_ds),
+        )
         metrics.update(
             probe_accuracy=probe["accuracy"],
             probe_error_percent=probe["error_percent"],
             probe_train_examples=len(x_train),
         )
+        if val_ds is not None:
+            metrics["probe_val_error_percent"] = probe["validation_error_percent"]
     return metrics, {"x_test": x_test, "y_test": y_test, "codes": codes, "errors": errors}
 
 
@@ -996,7 +1006,7 @@ def run_autoencoder(options, config, run_dir):
     )
     model = autoencoder_model(options, config, info)
     train_autoencoder(options, config, model, run_dir, train_ds, val_ds)
-    metrics, arrays = evaluate_autoencoder(options, model, train_ds, test_ds)
+    metrics, arrays = evaluate_autoencoder(options, model, train_ds, test_ds, val_ds)
     metrics["epochs"] = training.epochs_run(run_dir)
     autoencoder_figures(model, info, arrays, run_dir)
     arrays["splits"] = (train_ds, val_ds, test_ds)

@@ -74,9 +74,20 @@ def test_linear_probe_and_reconstruction_errors(digits, rng):
     # Scored on the test set: with its labels shuffled, accuracy falls to chance.
     few = slice(0, 400)
     shuffled = analysis.linear_probe(
-        model.encoder, x_train[few], y_train[few], x_test, rng.permutation(y_test)
+        model.encoder,
+        x_train[few],
+        y_train[few],
+        x_test,
+        rng.permutation(y_test),
+        validation_data=(x_test, y_test),
     )
     assert shuffled["accuracy"] < 0.25
+    # The same classifier scores the validation split, with its own labels.
+    assert shuffled["validation_accuracy"] > 0.5
+    assert shuffled["validation_error_percent"] == pytest.approx(
+        100 * (1 - shuffled["validation_accuracy"])
+    )
+    assert "validation_accuracy" not in probe
 
 
 def test_sparsity_counts_zero_units():

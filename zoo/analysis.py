@@ -95,25 +95,39 @@ def encode(encoder, x, batch_size=256):
     return codes.reshape(len(codes), -1)
 
 
-def linear_probe(encoder, x_train, y_train, x_test, y_test, *, C=1.0, max_iter=1000):
+def linear_probe(
+    encoder, x_train, y_train, x_test, y_test, *, validation_data=None, C=1.0, max_iter=1000
+):
     """Test accuracy of a logistic regression on the (standardised) codes.
 
     The encoder stays fixed: this measures how linearly separable its codes make the
     classes, the usual way to compare unsupervised features.
 
+    Args:
+        validation_data: Optional `(x_val, y_val)` scored by the same classifier, for
+            choosing settings without reading the test set.
+
     Returns:
-        dict with `accuracy`, `error_percent` and `code_size`.
+        dict with `accuracy`, `error_percent` and `code_size`; with `validation_data`,
+        also `validation_accuracy` and `validation_error_percent`.
     """
     train_codes = encode(encoder, x_train)
     test_codes = encode(encoder, x_test)
     classifier = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     classifier.fit(train_codes, np.asarray(y_train))
     accuracy = float(classifier.score(test_codes, np.asarray(y_test)))
-    return {
+    result = {
         "accuracy": accuracy,
         "error_percent": 100.0 * (1.0 - accuracy),
         "code_size": int(train_codes.shape[1]),
     }
+    if validation_data is not None:
+        x_val, y_val = validation_data
+        validation = float(classifier.score(encode(encoder, x_val), np.asarray(y_val)))
+        result.update(
+            validation_accuracy=validation, validation_error_percent=100.0 * (1.0 - validation)
+        )
+    return result
 
 
 def sparsity(codes, tolerance=1e-6):
