@@ -7,11 +7,19 @@ the model sample's up pass (its free energy), and the two outer products of the 
 (data and model statistics). Everything else (sigmoids, Bernoulli draws, the optimizer's
 update) is elementwise work on b·(V + H) + V·H values.
 
-The roofline of a step is the time of exactly those matrix products, chained so that none
-can be skipped, measured here in TensorFlow (a `tf.function`, as `fit` runs them) and in
-numpy (OpenBLAS); zoo's step is `model.fit` of `zoo.layers.RBM` (CD-k, SGD) over random
-binary data, timed on the epochs after the first (tracing). The fraction of the roofline
-is roofline time / step time. Target: >= 0.8 of TensorFlow's roofline at batch >= 100.
+The roofline of a step is the time of exactly those matrix products, measured here in
+TensorFlow (a `tf.function`, as `fit` runs them) and in numpy (OpenBLAS), two ways:
+
+- independent: the products as separate operations, none waiting for another (TensorFlow
+  may run two at once on two cores), all in their plain (untransposed) layout;
+- chained: the products in the order CD-k must run them, each Gibbs pass waiting for the
+  one before, with the transposes CD-k needs (h W^T, v^T h): the least time a step
+  built from TensorFlow's products can take.
+
+zoo's step is `model.fit` of `zoo.layers.RBM` (CD-k, SGD) over random binary data, timed
+on the epochs after the first (tracing), each epoch as long as MNIST's training split
+(54,000 examples) by default. The fraction of a roofline is roofline time / step time.
+Target: >= 0.8 of TensorFlow's roofline at batch >= 100.
 
     python benchmarks/rbm_roofline.py                       # V=784, H=500, b = 10, 100, 1000
     python benchmarks/rbm_roofline.py --k 1 10 --units 500
@@ -66,6 +74,29 @@ def tf_roofline(shapes, repeats, inner):
     return _best_of(lambda: products().numpy(), repeats, inner)
 
 
+def tf_chained_roofline(batch, visible, units, k, repeats, inner):
+    """The products of one CD-k step in the order and layout the step needs them."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    data = tf.constant(rng.random((batch, visible), "float32"))
+    kernel = tf.constant(rng.random((visible, units), "float32"))
+
+    @tf.function
+    def products():
+        positive = tf.matmul(data, kernel)  # the data's up pass
+        hidden = positive
+        for _ in range(k):  # k down and up passes of the chain, each waiting for the last
+            negative = tf.matmul(hidden, kernel, transpose_b=True)
+            hidden = tf.matmul(negative, kernel)
+        statistics = tf.matmul(data, positive, transpose_a=True) - tf.matmul(
+            negative, hidden, transpose_a=True
+        )
+        return statistics[0, 0]
+
+    return _best_of(lambda: products().numpy(), repeats, inner)
+
+
 def numpy_roofline(shapes, repeats, inner):
     rng = np.random.default_rng(0)
     operands = [(rng.random((m, n), "float32"), rng.random((n, p), "float32"))
@@ -113,7 +144,9 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--k", type=int, nargs="+", default=[1])
-    parser.add_argument("--examples", type=int, default=20000, help="per epoch")
+    parser.add_argument(
+        "--examples", type=int, default=54000, help="per epoch (default: MNIST's training split)"
+    )
     parser.add_argument("--epochs", type=int, default=4, help="the first is not timed")
     parser.add_argument("--steps-per-execution", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
@@ -131,6 +164,7 @@ def main(argv=None):
             work = flops(shapes)
             inner = max(1, int(2e9 / work))  # about 2 GFLOP of products per timing
             tf_seconds = tf_roofline(shapes, args.repeats, inner)
+            chained = tf_chained_roofline(batch, VISIBLE, args.units, k, args.repeats, inner)
             np_seconds = numpy_roofline(shapes, args.repeats, inner)
             step = zoo_step(
                 batch,
@@ -147,10 +181,12 @@ def main(argv=None):
                 "matmuls_per_step": len(shapes),
                 "mflop_per_step": round(work / 1e6, 2),
                 "tf_matmul_gflops": round(work / tf_seconds / 1e9, 1),
+                "tf_chained_matmul_gflops": round(work / chained / 1e9, 1),
                 "numpy_matmul_gflops": round(work / np_seconds / 1e9, 1),
                 "zoo_gflops": round(work / step / 1e9, 1),
                 "zoo_examples_per_second": round(batch / step),
                 "fraction_of_tf_roofline": round(tf_seconds / step, 3),
+                "fraction_of_tf_chained_roofline": round(chained / step, 3),
                 "fraction_of_numpy_roofline": round(np_seconds / step, 3),
             }
             print(row, flush=True)
