@@ -116,6 +116,20 @@ def weight_rounding(model, train, val, expected_val):
     return report
 
 
+def compare(path, raw, reference):
+    """Size of the `.tflite` file at `path` and how its probabilities on `raw` agree with
+    `reference`'s."""
+    from zoo.export import load_tflite
+
+    got = load_tflite(path)(raw)["probabilities"]
+    return {
+        "bytes": path.stat().st_size,
+        "class_agreement": float(np.mean(got.argmax(-1) == reference.argmax(-1))),
+        "max_abs_diff": float(np.abs(got - reference).max()),
+        "mean_abs_diff": float(np.abs(got - reference).mean()),
+    }
+
+
 ZOO_SETTINGS = {"float": None, "default": "dynamic", "float16": "float16"}
 SETTINGS = (
     "float",
@@ -128,59 +142,34 @@ SETTINGS = (
 )
 
 
-def analyse_weights(keras_path, read, raw, expected):
+def analyse_weights(keras_path, train, val, val_labels, info, expected):
     """The weight-rounding analysis, and the dynamic-range conversion of the model with its
     int8-stored weights moved onto the int8 grid in float32 (so that storing them as int8
     loses nothing and only the run-time quantisation of activations is left)."""
     import keras
 
     import zoo.models  # noqa: F401  (registers TransferClassifier)
-    from zoo import data
-    from zoo.export import export_tflite, load_tflite
+    from zoo.export import export_tflite
 
     model = keras.saving.load_model(keras_path)
-    train = read("train", shuffle=False)
-    labels = data.as_numpy(
-        data.from_directory(
-            pathlib.Path(os.environ["ZOO_DATA_DIR"]) / "hymenoptera_data" / "val",
-            image_size=224,
-            shuffle=False,
-            batch_size=32,
-            crop_to_aspect_ratio=True,
-        )
-    )[1]
-    before = model.predict(raw, verbose=0)
+    before = model.predict(val, verbose=0)
     report = {
         "keras_vs_export_max_abs_diff": float(np.abs(before - expected).max()),
-        "weight_rounding": weight_rounding(model, train, raw, before.argmax(-1)),
+        "weight_rounding": weight_rounding(model, train, val, before.argmax(-1)),
     }
     for layer, norm in quantized_layers(model):
         layer.set_weights([on_int8_grid(layer, norm, layer.get_weights()[0])])
-    after = model.predict(raw, verbose=0)
-    _, info = data.from_directory(
-        pathlib.Path(os.environ["ZOO_DATA_DIR"]) / "hymenoptera_data" / "train",
-        image_size=224,
-        batch_size=32,
-        crop_to_aspect_ratio=True,
-        with_info=True,
-    )
+    after = model.predict(val, verbose=0)
     on_grid = {
-        "val_accuracy_before": float(np.mean(before.argmax(-1) == labels)),
-        "val_accuracy_on_grid": float(np.mean(after.argmax(-1) == labels)),
+        "val_accuracy_before": float(np.mean(before.argmax(-1) == val_labels)),
+        "val_accuracy_on_grid": float(np.mean(after.argmax(-1) == val_labels)),
         "agreement_with_the_model_before": float(np.mean(after.argmax(-1) == before.argmax(-1))),
     }
     with tempfile.TemporaryDirectory() as scratch:
         for setting, quantize in ZOO_SETTINGS.items():
-            path = export_tflite(
-                model, pathlib.Path(scratch) / f"{setting}.tflite", quantize=quantize, info=info
-            )
-            got = load_tflite(path)(raw)["probabilities"]
-            on_grid[setting] = {
-                "bytes": path.stat().st_size,
-                "class_agreement": float(np.mean(got.argmax(-1) == after.argmax(-1))),
-                "max_abs_diff": float(np.abs(got - after).max()),
-                "mean_abs_diff": float(np.abs(got - after).mean()),
-            }
+            path = pathlib.Path(scratch) / f"{setting}.tflite"
+            export_tflite(model, path, quantize=quantize, info=info)
+            on_grid[setting] = compare(path, val, after)
     margin = np.abs(after.max(-1) - 0.5)  # two classes: distance from the decision boundary
     on_grid["images_within_max_abs_diff_of_the_boundary"] = int(
         np.sum(margin < on_grid["default"]["max_abs_diff"])
@@ -212,23 +201,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
     use_local_data()
     from zoo import data
-    from zoo.export import RESIZED_SIGNATURE, load_export, load_tflite
+    from zoo.export import RESIZED_SIGNATURE, load_export
 
     folder = pathlib.Path(os.environ["ZOO_DATA_DIR"]) / "hymenoptera_data"
 
-    def read(split, shuffle):  # images as the recipe reads them (raw 0-255, centre crop)
-        images = data.from_directory(
+    def read(split, shuffle):
+        """Images as the recipe reads them (raw 0-255, centre crop), labels, DatasetInfo."""
+        images, info = data.from_directory(
             folder / split,
             image_size=224,
             shuffle=shuffle,
             seed=0,
             batch_size=32,
             crop_to_aspect_ratio=True,
+            with_info=True,
         )
-        return data.as_numpy(images)[0]
+        return (*data.as_numpy(images), info)
 
-    raw = read("val", shuffle=False)  # the 153 validation images, compared on
-    calibration = read("train", shuffle=True)[: args.calibration_images]
+    raw, labels, _ = read("val", shuffle=False)  # the 153 validation images, compared on
+    calibration = read("train", shuffle=True)[0][: args.calibration_images]
     served = load_export(args.export, endpoint=RESIZED_SIGNATURE)(raw)
     expected = np.asarray(served["probabilities"])
     rows = {}
@@ -236,19 +227,14 @@ def main(argv=None):
         for setting in dict.fromkeys(("float", *args.settings)):
             path = pathlib.Path(scratch) / f"{setting}.tflite"
             convert(args.export, setting, path, calibration)
-            got = load_tflite(path)(raw)["probabilities"]
-            rows[setting] = {
-                "bytes": path.stat().st_size,
-                "class_agreement": float(np.mean(got.argmax(-1) == expected.argmax(-1))),
-                "max_abs_diff": float(np.abs(got - expected).max()),
-                "mean_abs_diff": float(np.abs(got - expected).mean()),
-            }
+            rows[setting] = compare(path, raw, expected)
     for setting, row in rows.items():
         row["size_ratio"] = row["bytes"] / rows["float"]["bytes"]
         print(setting, row, flush=True)
     extra = {}
     if args.keras_model:
-        extra = analyse_weights(args.keras_model, read, raw, expected)
+        train, _, info = read("train", shuffle=False)
+        extra = analyse_weights(args.keras_model, train, raw, labels, info, expected)
         print(json.dumps(extra, indent=1), flush=True)
     record(
         f"tflite_agreement_{args.name}",
