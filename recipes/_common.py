@@ -934,7 +934,7 @@ def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
     training.check_converged(config, run_dir, model)
 
 
-def evaluate_autoencoder(options, model, train_ds, test_ds, val_ds=None):
+def evaluate_autoencoder(options, model, train_ds, val_ds, test_ds):
     """Reconstruction error, code sparsity and linear-probe accuracy (on the test split,
     and on `val_ds` for choosing settings); arrays for figures."""
     from zoo import analysis
@@ -958,15 +958,14 @@ def evaluate_autoencoder(options, model, train_ds, test_ds, val_ds=None):
             y_train,
             x_test,
             y_test,
-            validation_data=None if val_ds is None else data.as_numpy(val_ds),
+            validation_data=data.as_numpy(val_ds),
         )
         metrics.update(
             probe_accuracy=probe["accuracy"],
             probe_error_percent=probe["error_percent"],
             probe_train_examples=len(x_train),
+            probe_val_error_percent=probe["validation_error_percent"],
         )
-        if val_ds is not None:
-            metrics["probe_val_error_percent"] = probe["validation_error_percent"]
     return metrics, {"x_test": x_test, "y_test": y_test, "codes": codes, "errors": errors}
 
 
@@ -1006,7 +1005,7 @@ def run_autoencoder(options, config, run_dir):
     )
     model = autoencoder_model(options, config, info)
     train_autoencoder(options, config, model, run_dir, train_ds, val_ds)
-    metrics, arrays = evaluate_autoencoder(options, model, train_ds, test_ds, val_ds)
+    metrics, arrays = evaluate_autoencoder(options, model, train_ds, val_ds, test_ds)
     metrics["epochs"] = training.epochs_run(run_dir)
     autoencoder_figures(model, info, arrays, run_dir)
     arrays["splits"] = (train_ds, val_ds, test_ds)
