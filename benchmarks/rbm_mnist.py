@@ -9,7 +9,16 @@
 and `cd1` / `pcd` then check the recipe's AIS estimate with a second, independent one
 (another seed, `--ais-check-betas` temperatures) on the saved model;
 `sklearn` trains both implementations here, in one process, on the same data.
-Binarised MNIST thresholds the pixels at 0.5; the DBN uses grey levels in [0, 1].
+Binarised MNIST thresholds the pixels at 0.5 (`--binarize stochastic` draws them instead,
+as Salakhutdinov & Murray's); the DBN uses grey levels in [0, 1].
+
+    python benchmarks/rbm_mnist.py cd1 --k 25 --record rbm_mnist_cd25     # CD-25
+    python benchmarks/rbm_mnist.py dbn --dropout 0 --no-early-stopping \
+        --record rbm_mnist_dbn_as_hinton2006
+
+The record (benchmarks/results/<--record>.json, default rbm_mnist_<benchmark>) holds the
+recipe's metrics, its validation figures (settings are chosen on those, never on the test
+figures) and the per-epoch history of every model it trained.
 """
 
 import argparse
@@ -76,7 +85,7 @@ RECIPES = {
 }
 
 
-def run_recipe(name, extra, ais_check_betas):
+def run_recipe(name, extra, ais_check_betas, record_name=None):
     spec = RECIPES[name]
     module = importlib.import_module(f"recipes.{spec['recipe']}")
     output_dir = pathlib.Path("runs", "benchmarks", f"rbm_mnist_{name}-{time.strftime('%H%M%S')}")
@@ -84,30 +93,42 @@ def run_recipe(name, extra, ais_check_betas):
     start = time.perf_counter()
     metrics = module.main(argv)
     result = {
-        "command": f"python benchmarks/rbm_mnist.py {name} {' '.join(extra)}".strip(),
+        "command": "python benchmarks/rbm_mnist.py " + " ".join(sys.argv[1:]),
         "recipe_argv": argv,
         "paper": spec["paper"],
         "wall_seconds": round(time.perf_counter() - start, 1),
         "metrics": metrics,
+        "history": histories(output_dir),
     }
     if "ais_mean_log_prob" in metrics and ais_check_betas:
-        result["ais_check"] = ais_check(output_dir, ais_check_betas)
-    return record(f"rbm_mnist_{name}", result)
+        result["ais_check"] = ais_check(module, argv, output_dir, ais_check_betas)
+    return record(record_name or f"rbm_mnist_{name}", result)
 
 
-def ais_check(run_dir, betas):
+def histories(run_dir):
+    """Every per-epoch log of the run: `history.csv` (the RBM, or the DBN's fine-tuning)
+    and the DBN's `pretrain_rbm<i>.csv`, by file name without its suffix."""
+    from zoo import training
+
+    return {path.stem: training.read_history(path) for path in sorted(run_dir.glob("*.csv"))}
+
+
+def ais_check(recipe, argv, run_dir, betas):
     """A second, independent AIS estimate (another seed, more temperatures) of the saved
-    RBM: when the two disagree, the first one's spread was too small to trust."""
+    RBM, on the recipe's own data (`argv` parsed by `recipe`): when the two disagree, the
+    first one's spread was too small to trust."""
     import keras
 
-    from recipes.rbm import MODEL_FILE
+    from recipes._common import parse, rbm_data, training_config
     from zoo.likelihood import ais_log_likelihood
 
-    stack = keras.saving.load_model(run_dir / MODEL_FILE)
-    x_train, x_test = binarized_mnist()
+    stack = keras.saving.load_model(run_dir / recipe.MODEL_FILE)
+    options = parse(recipe.build_parser(), argv)
+    ((x_train, _), _, (x_test, _)), _ = rbm_data(options, training_config(options))
+    flat = [x.reshape(len(x), -1) for x in (x_train[:10000], x_test)]
     start = time.perf_counter()
     result = ais_log_likelihood(
-        stack.rbms[0], x_test, runs=100, betas=betas, base_data=x_train[:10000], seed=1
+        stack.rbms[0], flat[1], runs=100, betas=betas, base_data=flat[0], seed=1
     )
     return {**result, "seed": 1, "seconds": round(time.perf_counter() - start, 1)}
 
@@ -219,12 +240,13 @@ def main():
         default=50000,
         help="cd1/pcd: a second AIS estimate with this many temperatures (0: none)",
     )
+    parser.add_argument("--record", help="record name (default: rbm_mnist_<benchmark>)")
     args, extra = parser.parse_known_args()
     use_local_data()
     if args.benchmark == "sklearn":
         against_sklearn(args)
     else:
-        run_recipe(args.benchmark, extra, args.ais_check_betas)
+        run_recipe(args.benchmark, extra, args.ais_check_betas, args.record)
 
 
 if __name__ == "__main__":

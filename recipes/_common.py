@@ -253,7 +253,19 @@ def add_training_args(
         help="decay factor: per step (step), per epoch (exponential), on plateau (plateau)",
     )
     group.add_argument(
-        "--patience", type=positive_int, default=patience, help="early-stopping patience"
+        "--patience",
+        type=positive_int,
+        default=patience,
+        help="early-stopping patience in epochs (the best epoch's weights are restored at the "
+        "end, stopped early or not)",
+    )
+    group.add_argument(
+        "--no-early-stopping",
+        dest="patience",
+        action="store_const",
+        const=None,
+        default=argparse.SUPPRESS,
+        help="train every epoch and keep the last epoch's weights",
     )
     group.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of every random number"
@@ -949,24 +961,30 @@ def evaluate_autoencoder(options, model, train_ds, val_ds, test_ds):
         "code_zero_fraction": analysis.sparsity(codes),
     }
     if options.probe_examples >= 0:
-        x_train, y_train = data.as_numpy(train_ds)
-        if options.probe_examples:
-            x_train, y_train = x_train[: options.probe_examples], y_train[: options.probe_examples]
-        probe = analysis.linear_probe(
-            model.encoder,
-            x_train,
-            y_train,
-            x_test,
-            y_test,
-            validation_data=data.as_numpy(val_ds),
-        )
-        metrics.update(
-            probe_accuracy=probe["accuracy"],
-            probe_error_percent=probe["error_percent"],
-            probe_train_examples=len(x_train),
-            probe_val_error_percent=probe["validation_error_percent"],
-        )
+        splits = (data.as_numpy(train_ds), data.as_numpy(val_ds), (x_test, y_test))
+        metrics.update(probe_metrics(model.encoder, splits, options.probe_examples))
     return metrics, {"x_test": x_test, "y_test": y_test, "codes": codes, "errors": errors}
+
+
+def probe_metrics(encoder, splits, examples=0):
+    """The linear probe of `encoder`'s codes: a logistic regression fitted on the first
+    `examples` training images (0: all of them), scored on the test images and, for
+    choosing settings without reading the test set, on the validation images.
+    `splits`: `((x_train, y_train), (x_val, y_val), (x_test, y_test))` arrays."""
+    from zoo import analysis
+
+    (x_train, y_train), validation, (x_test, y_test) = splits
+    if examples:
+        x_train, y_train = x_train[:examples], y_train[:examples]
+    probe = analysis.linear_probe(
+        encoder, x_train, y_train, x_test, y_test, validation_data=validation
+    )
+    return {
+        "probe_accuracy": probe["accuracy"],
+        "probe_error_percent": probe["error_percent"],
+        "probe_train_examples": len(x_train),
+        "probe_val_error_percent": probe["validation_error_percent"],
+    }
 
 
 def autoencoder_figures(model, info, arrays, run_dir, n=10):
@@ -1066,9 +1084,23 @@ def add_rbm_data_args(parser, *, dataset="digits"):
     """The data options of the RBM recipes: `add_data_args` plus `--binarize`."""
     group = add_data_args(parser, dataset=dataset)
     group.add_argument(
-        "--binarize", action="store_true", help="threshold pixels at 0.5 (binarised MNIST)"
+        "--binarize",
+        nargs="?",
+        const="threshold",
+        choices=data.BINARIZATIONS,
+        help="binary pixels: 'threshold' at 0.5 (the flag alone), or 'stochastic': each pixel "
+        "drawn once with its intensity as probability, seeded by --seed (Salakhutdinov & "
+        "Murray's binarised MNIST)",
     )
     return group
+
+
+def binarized(options, x, split=0):
+    """`x` binarised as `--binarize` asks (unchanged without it); `split` numbers the
+    split, so that each split's stochastic draw is its own."""
+    if not options.binarize:
+        return x
+    return data.binarize(x, options.binarize, seed=options.seed + split)
 
 
 def add_cd_args(parser):
@@ -1119,7 +1151,7 @@ def add_cd_args(parser):
 
 
 def rbm_data(options, config):
-    """Train, validation and test images in [0, 1] (binarised with `--binarize`) and
+    """Train, validation and test images in [0, 1] (binarised as `--binarize` asks) and
     labels, as numpy arrays, with the dataset info."""
     *pipelines, info = data.load_splits(
         options.dataset,
@@ -1131,8 +1163,7 @@ def rbm_data(options, config):
         limit=smoke_limit(config),
     )
     arrays = [data.as_numpy(ds) for ds in pipelines]
-    if options.binarize:
-        arrays = [((x > 0.5).astype("float32"), y) for x, y in arrays]
+    arrays = [(binarized(options, x, split), y) for split, (x, y) in enumerate(arrays)]
     return arrays, info
 
 
@@ -1164,15 +1195,18 @@ def _rbm_callbacks(options, config, history_file, backup_dir):
 
     from zoo.callbacks import RunBackup
 
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_reconstruction_error",
+    early_stopping = training.early_stopping_callback(
+        config,
+        "val_reconstruction_error",
         mode="min",
-        patience=config.patience,
-        restore_best_weights=True,
         # the error jumps when the momentum rises; judge from then on
         start_from_epoch=options.momentum_switch if config.optimizer == "sgd" else 0,
     )
-    callbacks = [keras.callbacks.TerminateOnNaN(), early_stopping]
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    tracked = []
+    if early_stopping is not None:
+        callbacks.append(early_stopping)
+        tracked.append(early_stopping)
     decay = training.lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
@@ -1183,7 +1217,7 @@ def _rbm_callbacks(options, config, history_file, backup_dir):
     )
     if decay is not None:
         callbacks.append(decay)
-    tracked = [early_stopping] + ([decay] if decay is not None else [])
+        tracked.append(decay)
     backup = RunBackup(backup_dir, history_file=history_file, tracked=tracked)
     return [*callbacks, backup, keras.callbacks.CSVLogger(str(history_file), append=config.resume)]
 

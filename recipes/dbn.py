@@ -13,7 +13,10 @@ writes into the run folder:
   codes, then a down pass;
 - `history.csv`, `learning_curves.png`: fine-tuning;
 - `metrics.json`: the classifier's test accuracy and error, and the linear-probe accuracy
-  of the pretrained top-level features (scikit-learn's logistic regression);
+  of the pretrained top-level features (scikit-learn's logistic regression); beside
+  them the validation errors of both, for choosing settings without reading the test
+  set (early stopping restores the weights of the epoch with the lowest validation
+  loss when it stops the run; a run that is not stopped keeps its last epoch's weights);
 
 and exports the fine-tuned classifier (probabilities and class id per image) to
 `saved_models/<export name>/<version>/`.
@@ -36,7 +39,7 @@ import keras
 import numpy as np
 
 import zoo
-from zoo import analysis, plots, training
+from zoo import plots, training
 from zoo._checks import MAX_UNITS
 from zoo.models.rbm import dbn_classifier
 
@@ -48,6 +51,7 @@ from ._common import (
     add_probe_arg,
     add_rbm_data_args,
     add_training_args,
+    binarized,
     command,
     export_name,
     fraction,
@@ -57,6 +61,7 @@ from ._common import (
     positive_float,
     positive_int,
     pretrain_subset,
+    probe_metrics,
     rbm_data,
     report_sanity,
     sanity_check,
@@ -202,7 +207,7 @@ def finetune(config, classifier, run_dir, splits):
 
 def describe_pretrained(options, stack, info, splits, run_dir):
     """Filters and samples figures; linear-probe accuracy of the top-level features."""
-    (x_train, y_train), _, (x_test, y_test) = splits
+    x_test = splits[2][0]
     plots.plot_filters(
         keras.ops.convert_to_numpy(stack.rbms[0].kernel),
         info.input_shape,
@@ -216,15 +221,13 @@ def describe_pretrained(options, stack, info, splits, run_dir):
         n=len(x),
         title="samples from the DBN",
     )
-    n = options.probe_examples or len(x_train)
-    probe = analysis.linear_probe(stack, x_train[:n], y_train[:n], x_test, y_test)
-    return {"probe_accuracy": probe["accuracy"], "probe_error_percent": probe["error_percent"]}
+    return probe_metrics(stack, splits, options.probe_examples)
 
 
 def run(options, config, run_dir):
     """Pretrain (or load), fine-tune, evaluate and export the classifier; the metrics."""
     splits, info = rbm_data(options, config)
-    (x_train, _), (x_val, _), (x_test, y_test) = splits
+    (x_train, _), (x_val, y_val), (x_test, y_test) = splits
     stack = build_stack(options, config, info)
     metrics = {"pretrained": bool(options.pretrain or options.pretrained)}
     if options.pretrain and not options.pretrained:
@@ -234,8 +237,10 @@ def run(options, config, run_dir):
         metrics.update(describe_pretrained(options, stack, info, splits, run_dir))
     classifier = dbn_classifier(stack, info.num_classes, dropout=options.dropout)
     finetune(config, classifier, run_dir, splits)
+    _, val_accuracy = classifier.evaluate(x_val, y_val, verbose=0)
     _, accuracy = classifier.evaluate(x_test, y_test, verbose=0)
     metrics.update(
+        val_error_percent=100.0 * (1.0 - float(val_accuracy)),
         test_accuracy=float(accuracy),
         test_error_percent=100.0 * (1.0 - float(accuracy)),
         epochs=training.epochs_run(run_dir),
@@ -252,8 +257,7 @@ def sanity(options, config):
     dropout fine-tuned on it. Returns the result as a dict."""
     training.set_seed(config.seed)
     x, y, info = training_subset(options, normalize="minmax")
-    if options.binarize:
-        x = (x > 0.5).astype("float32")
+    x = binarized(options, x)
     stack = build_stack(options.replace(weight_cost=0.0), config, info)
     if options.pretrain and not options.pretrained:
         cd = pretraining_config(options, config)

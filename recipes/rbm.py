@@ -13,7 +13,9 @@ the free-energy gap between training and validation data. It writes into the run
 - `rbm.keras`: the trained model (`keras.saving.load_model` reads it);
 - `metrics.json`: test reconstruction error, pseudo-log-likelihood, free-energy gap, the
   linear-probe accuracy of the hidden probabilities and, with `--ais-runs`, the AIS
-  estimate of the test log-probability in nats (Salakhutdinov & Murray 2008);
+  estimate of the test log-probability in nats (Salakhutdinov & Murray 2008); beside
+  them the validation images' pseudo-log-likelihood, probe error and log-probability
+  (under the same log Z), for choosing settings without reading the test set;
 
 and exports the model (hidden probabilities, reconstruction and free energy per image)
 to `saved_models/<export name>/<version>/`.
@@ -32,11 +34,12 @@ import keras
 import numpy as np
 
 import zoo
-from zoo import analysis, plots, training
+from zoo import plots, training
 from zoo._checks import MAX_UNITS
 from zoo.likelihood import (
     ais_log_likelihood,
     free_energy_gap,
+    mean_log_probability,
     pseudo_log_likelihood,
     reconstruction_error,
 )
@@ -49,12 +52,14 @@ from ._common import (
     add_probe_arg,
     add_rbm_data_args,
     add_training_args,
+    binarized,
     command,
     export_name,
     int_type,
     make_parser,
     parse,
     positive_int,
+    probe_metrics,
     rbm_data,
     rbm_sanity_check,
     report_sanity,
@@ -106,9 +111,11 @@ def build_parser():
 
 
 def evaluate(options, stack, splits):
-    (x_train, y_train), _, (x_test, y_test) = splits
+    """Test figures, and the validation figures that settings are chosen on."""
+    (x_train, _), (x_val, _), (x_test, _) = splits
     rbm = stack.rbms[0]
     visible_train = np.asarray(stack.visible_data(x_train[:10000]))
+    visible_val = np.asarray(stack.visible_data(x_val))
     visible_test = np.asarray(stack.visible_data(x_test))
     metrics = {
         "test_reconstruction_error": reconstruction_error(rbm, visible_test),
@@ -116,6 +123,7 @@ def evaluate(options, stack, splits):
     }
     if rbm.visible == "bernoulli":
         metrics["test_pseudo_log_likelihood"] = pseudo_log_likelihood(rbm, visible_test)
+        metrics["val_pseudo_log_likelihood"] = pseudo_log_likelihood(rbm, visible_val)
     if options.ais_runs > 0 and rbm.visible == "bernoulli":
         ais = ais_log_likelihood(
             rbm,
@@ -126,10 +134,9 @@ def evaluate(options, stack, splits):
             seed=options.seed,
         )
         metrics.update({f"ais_{key}": value for key, value in ais.items()})
+        metrics["ais_val_mean_log_prob"] = mean_log_probability(rbm, visible_val, ais["log_z"])
     if options.probe_examples >= 0:
-        n = options.probe_examples or len(x_train)
-        probe = analysis.linear_probe(stack, x_train[:n], y_train[:n], x_test, y_test)
-        metrics.update(probe_accuracy=probe["accuracy"], probe_error_percent=probe["error_percent"])
+        metrics.update(probe_metrics(stack, splits, options.probe_examples))
     return metrics
 
 
@@ -168,8 +175,7 @@ def sanity(options, config):
     reconstruction error must halve. Returns the result as a dict."""
     training.set_seed(config.seed)
     x, _, info = training_subset(options, normalize="minmax")
-    if options.binarize:
-        x = (x > 0.5).astype("float32")
+    x = binarized(options, x)
     stack = build_model(options.replace(weight_cost=0.0), info)
     return report_sanity(rbm_sanity_check(options, config, stack, x))
 

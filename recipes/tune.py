@@ -251,16 +251,17 @@ def search_callbacks(config, hypermodel):
     import keras
 
     monitor, mode = hypermodel.objective.name, hypermodel.objective.direction
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True
-        ),
-    ]
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    early_stopping = training.early_stopping_callback(config, monitor, mode=mode)
+    if early_stopping is not None:
+        callbacks.append(early_stopping)
     if "lr_schedule" in space(hypermodel):
         return callbacks
     plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor=monitor, mode=mode, factor=config.lr_gamma, patience=max(1, config.patience // 2)
+        monitor=monitor,
+        mode=mode,
+        factor=config.lr_gamma,
+        patience=3 if config.patience is None else max(1, config.patience // 2),
     )
     return [*callbacks, plateau]
 

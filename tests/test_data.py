@@ -54,6 +54,36 @@ def test_shuffling_is_seeded_and_reshuffles_each_epoch():
     assert not np.array_equal(first, second)
 
 
+def test_binarize_thresholds_or_draws_each_pixel_once_with_its_intensity():
+    x = np.tile(np.linspace(0, 1, 11, dtype="float32"), (4000, 1))
+    np.testing.assert_array_equal(data.binarize(x)[0], (x[0] > 0.5).astype("float32"))
+    drawn = data.binarize(x, "stochastic", seed=3)
+    assert drawn.dtype == np.float32 and set(np.unique(drawn)) <= {0.0, 1.0}
+    np.testing.assert_allclose(drawn.mean(axis=0), x[0], atol=0.03)  # 4,000 draws a column
+    assert drawn[:, 0].max() == 0 and drawn[:, -1].min() == 1
+    np.testing.assert_array_equal(drawn, data.binarize(x, "stochastic", seed=3))
+    assert not np.array_equal(drawn, data.binarize(x, "stochastic", seed=4))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (
+            (np.full(3, 1.5),),
+            {},
+            ValueError,
+            r"\[0, 1\] to binarize. Received: values in \[1.5, 1.5\]",
+        ),
+        ((np.full(3, np.nan),), {}, ValueError, "Received: values in"),
+        ((np.zeros(3), "bernoulli"), {}, ValueError, "how='bernoulli'"),
+        ((np.zeros(3), "stochastic"), {"seed": -1}, ValueError, "seed=-1"),
+    ],
+)
+def test_binarize_names_a_bad_argument(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.binarize(*args, **kwargs)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

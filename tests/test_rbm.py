@@ -16,6 +16,7 @@ from zoo.likelihood import (
     ais_log_likelihood,
     exact_log_partition,
     free_energy_gap,
+    mean_log_probability,
     pseudo_log_likelihood,
     reconstruction_error,
 )
@@ -258,6 +259,20 @@ def test_ais_agrees_with_the_exact_log_partition_on_small_rbms(seed, rng):
     assert estimate["log_z_high"] - estimate["log_z_low"] < 0.5
     exact_log_prob = -float(np.mean(rbm.free_energy(data))) - exact
     assert estimate["mean_log_prob"] == pytest.approx(exact_log_prob, abs=0.1)
+    other = (rng.uniform(size=(30, 12)) < 0.6).astype("float32")
+    exact_other = -float(np.mean(rbm.free_energy(other))) - exact
+    assert mean_log_probability(rbm, other, exact) == pytest.approx(exact_other, rel=1e-6)
+    assert mean_log_probability(rbm, data, estimate["log_z"]) == pytest.approx(
+        estimate["mean_log_prob"], rel=1e-12
+    )
+
+
+def test_mean_log_probability_refuses_gaussian_rbms_and_a_non_finite_log_z():
+    with pytest.raises(ValueError, match="Received: log_z=nan"):
+        mean_log_probability(_random_rbm(4, 2, seed=0), np.zeros((1, 4)), float("nan"))
+    gaussian = _random_rbm(4, 2, visible="gaussian")
+    with pytest.raises(ValueError, match="Received: visible='gaussian'"):
+        mean_log_probability(gaussian, np.zeros((1, 4)), 1.0)
 
 
 def test_pseudo_log_likelihood_averaged_over_units_is_the_exact_one():

@@ -206,6 +206,11 @@ def test_rbm_recipe_learns_digits_and_writes_its_figures(in_tmp):
     assert metrics["probe_accuracy"] > 0.9
     # 64 binary-ish pixels: an RBM that learned something is far above uniform (-44 nats)
     assert -40 < metrics["ais_mean_log_prob"] < 0
+    # The validation figures settings are chosen on, beside the test ones (same log Z).
+    assert abs(metrics["ais_val_mean_log_prob"] - metrics["ais_mean_log_prob"]) < 3
+    assert metrics["ais_val_mean_log_prob"] != metrics["ais_mean_log_prob"]
+    assert metrics["val_pseudo_log_likelihood"] < 0
+    assert metrics["probe_val_error_percent"] < 10
     served = load_export(in_tmp / metrics["export_path"])(np.zeros((2, 8, 8, 1), "float32"))
     assert served["features"].shape == (2, 64) and served["free_energy"].shape == (2,)
 
@@ -233,6 +238,7 @@ def test_dbn_recipe_pretrains_fine_tunes_and_exports_the_classifier(in_tmp):
         assert (run / name).is_file(), name
     assert metrics["test_accuracy"] > 0.9
     assert metrics["probe_accuracy"] > 0.85
+    assert metrics["val_error_percent"] < 10 and metrics["probe_val_error_percent"] < 15
     export = in_tmp / metrics["export_path"]
     assert read_metadata(export)["outputs"]["probabilities"]
 

@@ -221,6 +221,39 @@ def test_callbacks_preset(tmp_path):
     assert keras.callbacks.TensorBoard not in map(type, training.make_callbacks(tmp_path, _args()))
 
 
+@pytest.mark.parametrize("patience", [100, None])
+def test_early_stopping_restores_the_best_epoch_even_unstopped_and_off_keeps_the_last(
+    tmp_path, patience
+):
+    # The validation targets are the training targets negated: fitting one worsens the
+    # other, so the best validation epoch is the first and the last is the worst.
+    config = _args(epochs=4, patience=patience, lr_schedule="none")
+    callbacks = training.make_callbacks(tmp_path, config)
+    kinds = {type(c) for c in callbacks}
+    assert (keras.callbacks.EarlyStopping in kinds) is (patience is not None)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(training.make_optimizer(config), "mse")
+    x = keras.random.normal((32, 2), seed=0)
+    y = keras.ops.sum(x, axis=1, keepdims=True)
+    fit = model.fit(
+        x, y, validation_data=(x, -y), epochs=4, verbose=0, callbacks=callbacks, shuffle=False
+    )
+    val_loss = fit.history["val_loss"]
+    assert len(val_loss) == 4 and val_loss[0] < val_loss[-1]  # ran every epoch
+    kept = model.evaluate(x, -y, verbose=0)
+    assert kept == pytest.approx(min(val_loss) if patience else val_loss[-1], rel=1e-5)
+
+
+def test_no_early_stopping_option_sets_patience_to_none():
+    from recipes import lenet5
+    from recipes._common import parse, training_config
+
+    parser = lenet5.build_parser()
+    assert training_config(parse(parser, ["--no-early-stopping"])).patience is None
+    assert training_config(parse(parser, ["--patience", "4"])).patience == 4
+    assert training_config(parse(parser, [])).patience == 10
+
+
 def test_fit_writes_history_curves_and_metrics(tmp_path):
     args = _args(epochs=3, patience=5)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

@@ -406,6 +406,31 @@ def as_numpy(dataset):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+BINARIZATIONS = ("threshold", "stochastic")
+
+
+def binarize(x, how="threshold", *, seed=0):
+    """Binary images from intensities in [0, 1], as the RBM literature's binarised MNIST.
+
+    `"threshold"` sets the pixels above 0.5; `"stochastic"` draws each pixel once, on with
+    its intensity as probability (Salakhutdinov & Murray 2008), from a generator seeded
+    by `seed`: the same images and seed always give the same draw.
+
+    Returns float32 zeros and ones of `x`'s shape.
+    """
+    how = check_choice("how", how, BINARIZATIONS)
+    seed = check_int("seed", seed, low=0)
+    x = np.asarray(x, dtype="float32")
+    if x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+        raise ValueError(
+            "x must hold intensities in [0, 1] to binarize. "
+            f"Received: values in [{x.min():g}, {x.max():g}]"
+        )
+    if how == "threshold":
+        return (x > 0.5).astype("float32")
+    return (np.random.default_rng(seed).random(x.shape, dtype="float32") < x).astype("float32")
+
+
 # --- pipelines ------------------------------------------------------------------------
 
 

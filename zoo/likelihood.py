@@ -4,6 +4,8 @@
   reference for testing estimators);
 - `ais_log_likelihood`: annealed importance sampling estimate of log Z and of the data's
   mean log-probability (Salakhutdinov & Murray 2008);
+- `mean_log_probability`: the mean log-probability of other data under a known log Z
+  (e.g. validation images, under the log Z that AIS estimated);
 - `pseudo_log_likelihood`: the stochastic pseudo-log-likelihood (Besag 1975), as
   scikit-learn's `BernoulliRBM.score_samples` computes it;
 - `reconstruction_error` and `free_energy_gap`: the cheap monitors of Hinton's practical
@@ -30,7 +32,7 @@ import itertools
 import numpy as np
 from keras import ops
 
-from zoo._checks import check_int
+from zoo._checks import check_float, check_int
 
 
 def exact_log_partition(rbm):
@@ -116,8 +118,7 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
     log_z = log_z_base + top + np.log(mean)
     low = log_z_base + top + np.log(max(mean - 3 * error, np.finfo(float).tiny))
     high = log_z_base + top + np.log(mean + 3 * error)
-    free = -(data @ b + np.logaddexp(0.0, data @ kernel + c).sum(axis=1))
-    mean_free = float(free.mean())
+    mean_free = _mean_free_energy(data, kernel, b, c)
     return {
         "log_z": float(log_z),
         "log_z_low": float(low),
@@ -128,6 +129,24 @@ def ais_log_likelihood(rbm, data, *, runs=100, betas=10000, base_data=None, seed
         "runs": runs,
         "betas": len(schedule),
     }
+
+
+def mean_log_probability(rbm, data, log_z):
+    """Mean log-probability in nats, `-mean F(v) - log Z`, of `data` under a Bernoulli RBM
+    whose log partition function is `log_z`: e.g. the validation images' under the
+    `log_z` that `ais_log_likelihood` estimated for the test images."""
+    if rbm.visible != "bernoulli":
+        raise ValueError(
+            f"mean_log_probability needs Bernoulli visibles. Received: visible={rbm.visible!r}"
+        )
+    log_z = check_float("log_z", log_z)
+    kernel, b, c = _parameters(rbm)
+    data = np.asarray(data, dtype="float64").reshape(len(data), -1)
+    return -_mean_free_energy(data, kernel, b, c) - log_z
+
+
+def _mean_free_energy(data, kernel, b, c):
+    return float(-(data @ b + np.logaddexp(0.0, data @ kernel + c).sum(axis=1)).mean())
 
 
 def reconstruction_error(rbm, v):

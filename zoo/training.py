@@ -83,7 +83,11 @@ class TrainConfig:
         lr_step: Epochs between decays of the "step" schedule. Defaults to 10.
         lr_gamma: Decay factor per step ("step"), per epoch ("exponential") or on a
             plateau ("plateau"), in (0, 1]. Defaults to 0.5.
-        patience: Early-stopping patience in epochs. Defaults to 10.
+        patience: Early-stopping patience in epochs; None: no early stopping (every
+            epoch runs and the last epoch's weights are kept). Early stopping restores
+            the weights of the epoch with the best monitored value when the run ends,
+            whether it stopped the run or not (Keras' `restore_best_weights`).
+            Defaults to 10.
         seed: Seed of Python's, NumPy's and the backend's random numbers. Defaults to 0.
         smoke: One epoch on a few batches, to check that a run works. Defaults to False.
         verbose: Keras' `fit` verbosity: 0 silent, 1 a progress bar, 2 one line per epoch;
@@ -113,7 +117,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     lr_step: int = 10
     lr_gamma: float = 0.5
-    patience: int = 10
+    patience: int | None = 10
     seed: int = 0
     smoke: bool = False
     verbose: int | None = None
@@ -134,7 +138,8 @@ class TrainConfig:
         _checks.check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _checks.check_int("lr_step", self.lr_step, low=1)
         _checks.check_float("lr_gamma", self.lr_gamma, low=0, high=1, low_open=True)
-        _checks.check_int("patience", self.patience, low=1)
+        if self.patience is not None:
+            _checks.check_int("patience", self.patience, low=1)
         _checks.check_int("seed", self.seed, low=0)
         _checks.check_choice("strategy", self.strategy, distribute.STRATEGIES)
         for flag in ("smoke", "resume", "tensorboard", "export"):
@@ -391,23 +396,20 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
 
     _check_config(config)
     run_dir = pathlib.Path(run_dir)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor,
-        patience=config.patience,
-        restore_best_weights=True,
-        start_from_epoch=start_from_epoch,
-    )
+    early_stopping = early_stopping_callback(config, monitor, start_from_epoch=start_from_epoch)
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True
     )
-    callbacks = [*first, keras.callbacks.TerminateOnNaN(), early_stopping, checkpoint]
+    callbacks = [*first, keras.callbacks.TerminateOnNaN(), checkpoint]
+    if early_stopping is not None:
+        callbacks.insert(len(first) + 1, early_stopping)
     decay = lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
         config.epochs,
         step=config.lr_step,
         gamma=config.lr_gamma,
-        patience=max(1, config.patience // 3),
+        patience=3 if config.patience is None else max(1, config.patience // 3),
         monitor=monitor,
     )
     if decay is not None:
@@ -425,6 +427,20 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return [*callbacks, *extra]
+
+
+def early_stopping_callback(config, monitor="val_loss", *, mode="auto", start_from_epoch=0):
+    """Keras' `EarlyStopping` with `config.patience`, restoring the best epoch's weights
+    at the end of the run (stopped early or not); None when `config.patience` is None."""
+    if config.patience is None:
+        return None
+    return keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        mode=mode,
+        patience=config.patience,
+        restore_best_weights=True,
+        start_from_epoch=start_from_epoch,
+    )
 
 
 def export_run(config, run_dir, model, info, metrics, name, metadata=None):
