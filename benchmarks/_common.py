@@ -57,3 +57,16 @@ def record(name, result):
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return result
+
+
+def bootstrap_ratio(numerator, denominator, samples=20000, seed=0):
+    """sum(numerator) / sum(denominator) of paired timings and its 95% percentile-bootstrap
+    interval, resampling the pairs."""
+    import numpy as np
+
+    numerator, denominator = np.asarray(numerator), np.asarray(denominator)
+    picks = np.random.default_rng(seed).integers(0, len(numerator), (samples, len(numerator)))
+    ratios = numerator[picks].sum(axis=1) / denominator[picks].sum(axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    ratio = numerator.sum() / denominator.sum()
+    return {"ratio": round(float(ratio), 4), "ci95": [round(float(low), 4), round(float(high), 4)]}

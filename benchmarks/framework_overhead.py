@@ -27,17 +27,7 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-from _common import record, use_local_data
-
-
-def bootstrap_ratio(plain, zoo, samples=20000, seed=0):
-    """sum(plain) / sum(zoo) and its 95% percentile-bootstrap interval, resampling pairs."""
-    plain, zoo = np.asarray(plain), np.asarray(zoo)
-    picks = np.random.default_rng(seed).integers(0, len(plain), (samples, len(plain)))
-    ratios = plain[picks].sum(axis=1) / zoo[picks].sum(axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return {"ratio": round(plain.sum() / zoo.sum(), 4), "ci95": [round(low, 4), round(high, 4)]}
+from _common import bootstrap_ratio, record, use_local_data
 
 
 def main(argv=None):

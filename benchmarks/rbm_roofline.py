@@ -16,10 +16,13 @@ TensorFlow (a `tf.function`, as `fit` runs them) and in numpy (OpenBLAS), two wa
   one before, with the transposes CD-k needs (h W^T, v^T h): the least time a step
   built from TensorFlow's products can take.
 
-zoo's step is `model.fit` of `zoo.layers.RBM` (CD-k, SGD) over random binary data, timed
-on the epochs after the first (tracing), each epoch as long as MNIST's training split
-(54,000 examples) by default. The fraction of a roofline is roofline time / step time.
-Target: >= 0.8 of TensorFlow's roofline at batch >= 100.
+zoo's step is `model.fit` of `zoo.layers.RBM` (CD-k, SGD) over random binary data, each
+epoch as long as MNIST's training split (54,000 examples) by default. The measurements are
+interleaved: after each epoch (one round) every roofline is timed, so that a round's step
+and rooflines see the same state of this noisy machine, and the first round (tracing) is
+dropped. The fraction of a roofline is the sum over rounds of its time / the sum of the
+step's, with a 95% bootstrap interval over the rounds. Target: >= 0.8 of TensorFlow's
+roofline at batch >= 100, read as the interval's lower end.
 
     python benchmarks/rbm_roofline.py                       # V=784, H=500, b = 10, 100, 1000
     python benchmarks/rbm_roofline.py --k 1 10 --units 500
@@ -31,7 +34,7 @@ import sys
 import time
 
 import numpy as np
-from _common import record
+from _common import bootstrap_ratio, record
 
 VISIBLE = 784
 
@@ -58,7 +61,8 @@ def _best_of(function, repeats, inner):
     return best
 
 
-def tf_roofline(shapes, repeats, inner):
+def tf_products(shapes):
+    """A call that runs the products independently in TensorFlow."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -71,11 +75,12 @@ def tf_roofline(shapes, repeats, inner):
     def products():  # each product feeds the result, so none is pruned
         return tf.add_n([tf.matmul(a, b)[0, 0] for a, b in operands])
 
-    return _best_of(lambda: products().numpy(), repeats, inner)
+    return lambda: products().numpy()
 
 
-def tf_chained_roofline(batch, visible, units, k, repeats, inner):
-    """The products of one CD-k step in the order and layout the step needs them."""
+def tf_chained_products(batch, visible, units, k):
+    """A call that runs the products of one CD-k step in the order and layout the step
+    needs them, in TensorFlow."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -94,10 +99,11 @@ def tf_chained_roofline(batch, visible, units, k, repeats, inner):
         )
         return statistics[0, 0]
 
-    return _best_of(lambda: products().numpy(), repeats, inner)
+    return lambda: products().numpy()
 
 
-def numpy_roofline(shapes, repeats, inner):
+def numpy_products(shapes):
+    """A call that runs the products in numpy (OpenBLAS)."""
     rng = np.random.default_rng(0)
     operands = [(rng.random((m, n), "float32"), rng.random((n, p), "float32"))
                 for m, n, p in shapes]  # fmt: skip
@@ -106,37 +112,43 @@ def numpy_roofline(shapes, repeats, inner):
         for a, b in operands:
             a @ b
 
-    return _best_of(products, repeats, inner)
+    return products
 
 
-def zoo_step(batch, units, k, examples, epochs, steps_per_execution, jit_compile, seed=0):
-    """Seconds per CD-k step of `model.fit` on an RBM layer: the median epoch after the
-    first, divided by its steps."""
+def interleaved(batch, units, k, args, rooflines, inner):
+    """zoo's CD-k step and the rooflines, timed in turn: one `model.fit` of `zoo.layers.RBM`
+    over random binary data, `args.rounds + 1` epochs; after each epoch (timed per step)
+    every roofline is timed (best of `args.repeats` timings of `inner` calls), so each
+    round's step and rooflines see the same state of the machine. The first round
+    (tracing) is dropped. Returns per-round seconds: {"zoo": [...], roofline name: [...]}."""
     import keras
 
     from zoo.layers import RBM
 
-    keras.utils.set_random_seed(seed)
-    x = (np.random.default_rng(seed).random((examples, VISIBLE)) < 0.3).astype("float32")
-    rbm = RBM(units, k=k, seed=seed)
-    model = keras.Sequential([keras.Input((VISIBLE,)), rbm])
+    keras.utils.set_random_seed(args.seed)
+    x = (np.random.default_rng(args.seed).random((args.examples, VISIBLE)) < 0.3).astype("float32")
+    model = keras.Sequential([keras.Input((VISIBLE,)), RBM(units, k=k, seed=args.seed)])
     model.compile(
         keras.optimizers.SGD(0.01),
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
+        steps_per_execution=args.steps_per_execution,
+        jit_compile=args.jit_compile,
     )
-    times = []
+    times = {"zoo": [], **{name: [] for name in rooflines}}
+    steps = args.examples // batch
 
-    class Timer(keras.callbacks.Callback):
+    class Rounds(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
+            times["zoo"].append((time.perf_counter() - self.start) / steps)
+            for name, products in rooflines.items():
+                times[name].append(_best_of(products, args.repeats, inner))
 
-    model.fit(x, batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[Timer()])
-    steps = examples // batch
-    return statistics.median(times[1:]) / steps
+    model.fit(
+        x, batch_size=batch, epochs=args.rounds + 1, shuffle=False, verbose=0, callbacks=[Rounds()]
+    )
+    return {name: values[1:] for name, values in times.items()}
 
 
 def main(argv=None):
@@ -147,9 +159,17 @@ def main(argv=None):
     parser.add_argument(
         "--examples", type=int, default=54000, help="per epoch (default: MNIST's training split)"
     )
-    parser.add_argument("--epochs", type=int, default=4, help="the first is not timed")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="timed epochs, each followed by the rooflines"
+    )
     parser.add_argument("--steps-per-execution", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timings per roofline and round (the best is kept)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--record", help="record name (default: rbm_roofline, or rbm_roofline_xla with XLA)"
+    )
     parser.add_argument(
         "--jit-compile",
         action="store_true",
@@ -163,41 +183,39 @@ def main(argv=None):
             shapes = matmul_shapes(batch, VISIBLE, args.units, k)
             work = flops(shapes)
             inner = max(1, int(2e9 / work))  # about 2 GFLOP of products per timing
-            tf_seconds = tf_roofline(shapes, args.repeats, inner)
-            chained = tf_chained_roofline(batch, VISIBLE, args.units, k, args.repeats, inner)
-            np_seconds = numpy_roofline(shapes, args.repeats, inner)
-            step = zoo_step(
-                batch,
-                args.units,
-                k,
-                args.examples,
-                args.epochs,
-                args.steps_per_execution,
-                args.jit_compile,
-            )
+            rooflines = {
+                "tf": tf_products(shapes),
+                "tf_chained": tf_chained_products(batch, VISIBLE, args.units, k),
+                "numpy": numpy_products(shapes),
+            }
+            times = interleaved(batch, args.units, k, args, rooflines, inner)
+            step = statistics.median(times["zoo"])
             row = {
                 "k": k,
                 "batch_size": batch,
                 "matmuls_per_step": len(shapes),
                 "mflop_per_step": round(work / 1e6, 2),
-                "tf_matmul_gflops": round(work / tf_seconds / 1e9, 1),
-                "tf_chained_matmul_gflops": round(work / chained / 1e9, 1),
-                "numpy_matmul_gflops": round(work / np_seconds / 1e9, 1),
                 "zoo_gflops": round(work / step / 1e9, 1),
                 "zoo_examples_per_second": round(batch / step),
-                "fraction_of_tf_roofline": round(tf_seconds / step, 3),
-                "fraction_of_tf_chained_roofline": round(chained / step, 3),
-                "fraction_of_numpy_roofline": round(np_seconds / step, 3),
             }
-            print(row, flush=True)
+            for name in rooflines:
+                row[f"{name}_matmul_gflops"] = round(work / statistics.median(times[name]) / 1e9, 1)
+            for name in rooflines:
+                # sum(roofline) / sum(zoo) over the rounds, with its bootstrap interval
+                row[f"fraction_of_{name}_roofline"] = bootstrap_ratio(times[name], times["zoo"])
+            row["seconds_per_round"] = {
+                name: [round(t, 6) for t in values] for name, values in times.items()
+            }
+            print({key: value for key, value in row.items() if key != "seconds_per_round"})
             rows.append(row)
     return record(
-        "rbm_roofline_xla" if args.jit_compile else "rbm_roofline",
+        args.record or ("rbm_roofline_xla" if args.jit_compile else "rbm_roofline"),
         {
             "command": "python benchmarks/rbm_roofline.py " + " ".join(sys.argv[1:]),
             "visible": VISIBLE,
             "units": args.units,
             "examples_per_epoch": args.examples,
+            "rounds": args.rounds,
             "steps_per_execution": args.steps_per_execution,
             "jit_compile": args.jit_compile,
             "target": ">= 0.8 of TensorFlow's matmul roofline at batch >= 100",
