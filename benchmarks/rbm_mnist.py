@@ -185,7 +185,7 @@ def against_sklearn(args):
             print(row, flush=True)
             results.append(row)
     return record(
-        "rbm_mnist_sklearn",
+        args.record or "rbm_mnist_sklearn",
         {
             "command": "python benchmarks/rbm_mnist.py sklearn " + " ".join(sys.argv[2:]),
             "train_examples": len(x_train),
@@ -226,27 +226,35 @@ def _pll(rbm, x, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("benchmark", choices=["sklearn", *RECIPES])
-    parser.add_argument("--units", type=int, nargs="+", default=[256, 500])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100])
-    parser.add_argument("--learning-rate", type=float, default=0.05)
-    parser.add_argument("--sklearn-epochs", dest="epochs", type=int, default=5)
-    parser.add_argument("--steps-per-execution", type=int, default=50)
-    parser.add_argument("--pll-repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "benchmark",
+        choices=["sklearn", *RECIPES],
+        help="sklearn also takes --units, --batch-sizes, --learning-rate, --sklearn-epochs, "
+        "--steps-per-execution, --pll-repeats and --seed; the others pass every option but "
+        "--ais-check-betas and --record to their recipe",
+    )
+    parser.add_argument("--record", help="record name (default: rbm_mnist_<benchmark>)")
+    # The recipes' benchmarks pass every other option to the recipe, so the comparison's
+    # options (--units, --learning-rate, --seed, ...) exist only for `sklearn`.
+    if sys.argv[1:2] == ["sklearn"]:
+        parser.add_argument("--units", type=int, nargs="+", default=[256, 500])
+        parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100])
+        parser.add_argument("--learning-rate", type=float, default=0.05)
+        parser.add_argument("--sklearn-epochs", dest="epochs", type=int, default=5)
+        parser.add_argument("--steps-per-execution", type=int, default=50)
+        parser.add_argument("--pll-repeats", type=int, default=5)
+        parser.add_argument("--seed", type=int, default=0)
+        use_local_data()
+        return against_sklearn(parser.parse_args())
     parser.add_argument(
         "--ais-check-betas",
         type=int,
         default=50000,
         help="cd1/pcd: a second AIS estimate with this many temperatures (0: none)",
     )
-    parser.add_argument("--record", help="record name (default: rbm_mnist_<benchmark>)")
     args, extra = parser.parse_known_args()
     use_local_data()
-    if args.benchmark == "sklearn":
-        against_sklearn(args)
-    else:
-        run_recipe(args.benchmark, extra, args.ais_check_betas, args.record)
+    return run_recipe(args.benchmark, extra, args.ais_check_betas, args.record)
 
 
 if __name__ == "__main__":
