@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zoo import training
-from zoo.callbacks import RunBackup
+from zoo.callbacks import BestModelCheckpoint, RunBackup
 
 
 def _args(**changes):
@@ -190,7 +190,7 @@ def test_callbacks_preset(tmp_path):
     assert {
         keras.callbacks.EarlyStopping,
         RunBackup,
-        keras.callbacks.ModelCheckpoint,
+        BestModelCheckpoint,
         keras.callbacks.CSVLogger,
         keras.callbacks.TerminateOnNaN,
         keras.callbacks.LearningRateScheduler,
@@ -202,9 +202,10 @@ def test_callbacks_preset(tmp_path):
     early = by_kind[keras.callbacks.EarlyStopping]
     assert (early.monitor, early.patience, early.start_from_epoch) == ("val_loss", 7, 3)
     assert early.restore_best_weights
-    checkpoint = by_kind[keras.callbacks.ModelCheckpoint]
+    checkpoint = by_kind[BestModelCheckpoint]
     assert checkpoint.filepath == str(tmp_path / training.CHECKPOINT_FILE)
     assert checkpoint.monitor == "val_loss" and checkpoint.save_best_only
+    assert checkpoint.start_from_epoch == 3  # as early stopping's
     assert by_kind[keras.callbacks.CSVLogger].filename == str(tmp_path / training.HISTORY_FILE)
     backup = by_kind[RunBackup]
     assert backup.backup_dir == str(tmp_path / "backup")
@@ -225,23 +226,44 @@ def test_callbacks_preset(tmp_path):
 def test_early_stopping_restores_the_best_epoch_even_unstopped_and_off_keeps_the_last(
     tmp_path, patience
 ):
-    # The validation targets are the training targets negated: fitting one worsens the
-    # other, so the best validation epoch is the first and the last is the worst.
+    # The best validation epoch is the first and the last is the worst.
     config = _args(epochs=4, patience=patience, lr_schedule="none")
     callbacks = training.make_callbacks(tmp_path, config)
     kinds = {type(c) for c in callbacks}
     assert (keras.callbacks.EarlyStopping in kinds) is (patience is not None)
+    val_loss, loss_of = _fit_against_negated_targets(config, callbacks)
+    assert len(val_loss) == 4 and val_loss[0] < val_loss[-1]  # ran every epoch
+    assert loss_of(None) == pytest.approx(min(val_loss) if patience else val_loss[-1], rel=1e-5)
+
+
+def _fit_against_negated_targets(config, callbacks):
+    """Fits a linear model whose validation targets are its training targets negated:
+    fitting one worsens the other, so the validation loss rises every epoch. Returns the
+    validation losses and a function giving a model's validation loss (None: the fitted
+    model's)."""
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(training.make_optimizer(config), "mse")
     x = keras.random.normal((32, 2), seed=0)
     y = keras.ops.sum(x, axis=1, keepdims=True)
     fit = model.fit(
-        x, y, validation_data=(x, -y), epochs=4, verbose=0, callbacks=callbacks, shuffle=False
+        x, y, validation_data=(x, -y), epochs=config.epochs, verbose=0, callbacks=callbacks,
+        shuffle=False,
+    )  # fmt: skip
+    return fit.history["val_loss"], lambda other: (model if other is None else other).evaluate(
+        x, -y, verbose=0
     )
-    val_loss = fit.history["val_loss"]
-    assert len(val_loss) == 4 and val_loss[0] < val_loss[-1]  # ran every epoch
-    kept = model.evaluate(x, -y, verbose=0)
-    assert kept == pytest.approx(min(val_loss) if patience else val_loss[-1], rel=1e-5)
+
+
+def test_the_best_model_file_is_the_model_early_stopping_restores(tmp_path):
+    # The validation loss is lowest at the first epoch; both callbacks judge only the
+    # epochs from start_from_epoch on, so both keep epoch 2 of 0-3.
+    config = _args(epochs=4, patience=100, lr_schedule="none")
+    callbacks = training.make_callbacks(tmp_path, config, start_from_epoch=2)
+    val_loss, loss_of = _fit_against_negated_targets(config, callbacks)
+    assert val_loss == sorted(val_loss)
+    best = keras.saving.load_model(tmp_path / training.CHECKPOINT_FILE)
+    assert loss_of(best) == pytest.approx(val_loss[2], rel=1e-5)
+    assert loss_of(None) == pytest.approx(val_loss[2], rel=1e-5)
 
 
 def test_no_early_stopping_option_sets_patience_to_none():

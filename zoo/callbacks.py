@@ -11,7 +11,10 @@
 - `GradientNorms`: records the norm of the loss gradient of each layer's kernel every
   epoch, on a fixed sample: the vanishing (or exploding) gradient, layer by layer;
 - `RunBackup`: Keras' `BackupAndRestore`, crash-safe: atomic backups, and the best
-  model, early stopping and the history carried across a restart.
+  model, early stopping and the history carried across a restart;
+- `BestModelCheckpoint`: Keras' `ModelCheckpoint(save_best_only=True)` that ignores the
+  epochs before `start_from_epoch`, as `EarlyStopping` does, so that the saved model is
+  the one early stopping restores.
 
 References:
     G. Hinton, "A practical guide to training restricted Boltzmann machines", UTML TR
@@ -265,6 +268,27 @@ class GradientNorms(keras.callbacks.Callback):
             0.0 if g is None else float(keras.ops.sqrt(keras.ops.sum(keras.ops.square(g))))
             for g in gradients
         ]
+
+
+class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Saves the model of the best epoch (`save_best_only`), judging only the epochs from
+    `start_from_epoch` on, as `keras.callbacks.EarlyStopping(start_from_epoch=...)` does:
+    while a schedule still changes the model (e.g. the k of a k-sparse autoencoder), an
+    early epoch can score best without being a model the run is meant to give.
+
+    Args:
+        filepath: Where to save the model, as for `ModelCheckpoint`.
+        start_from_epoch: Epochs (from 0) before this one are not judged. Defaults to 0.
+        **kwargs: `ModelCheckpoint`'s other arguments (`monitor`, `mode`, ...).
+    """
+
+    def __init__(self, filepath, *, start_from_epoch=0, **kwargs):
+        super().__init__(filepath, save_best_only=True, **kwargs)
+        self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, low=0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= self.start_from_epoch:
+            super().on_epoch_end(epoch, logs)
 
 
 class RunBackup(keras.callbacks.BackupAndRestore):

@@ -387,18 +387,19 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
 
     EarlyStopping (restores the best weights; ignores the epochs before
     `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
-    learning-rate decay, ModelCheckpoint (best model as `best.keras`),
+    learning-rate decay, `zoo.callbacks.BestModelCheckpoint` (the best model from
+    `start_from_epoch` on as `best.keras`: the model early stopping restores),
     `zoo.callbacks.RunBackup` (crash-safe resumable runs: the best model, early stopping
     and the history carry across a restart), CSVLogger (`history.csv`), TerminateOnNaN,
     and TensorBoard if `config.tensorboard`.
     """
-    from zoo.callbacks import RunBackup
+    from zoo.callbacks import BestModelCheckpoint, RunBackup
 
     _check_config(config)
     run_dir = pathlib.Path(run_dir)
     early_stopping = early_stopping_callback(config, monitor, start_from_epoch=start_from_epoch)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(run_dir / CHECKPOINT_FILE), monitor=monitor, save_best_only=True
+    checkpoint = BestModelCheckpoint(
+        str(run_dir / CHECKPOINT_FILE), monitor=monitor, start_from_epoch=start_from_epoch
     )
     callbacks = [*first, keras.callbacks.TerminateOnNaN(), checkpoint]
     if early_stopping is not None:
