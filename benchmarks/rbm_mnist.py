@@ -119,6 +119,7 @@ def ais_check(recipe, argv, run_dir, betas):
     first one's spread was too small to trust."""
     import keras
 
+    import zoo.models.rbm  # noqa: F401 (registers RBMStack for loading)
     from recipes._common import parse, rbm_data, training_config
     from zoo.likelihood import ais_log_likelihood
 
@@ -252,9 +253,40 @@ def main():
         default=50000,
         help="cd1/pcd: a second AIS estimate with this many temperatures (0: none)",
     )
+    parser.add_argument(
+        "--check-only",
+        metavar="RUN_DIR",
+        help="cd1/pcd: only the second AIS estimate, of the model an earlier run of this "
+        "benchmark saved in RUN_DIR; added to its record (--record)",
+    )
     args, extra = parser.parse_known_args()
     use_local_data()
+    if args.check_only:
+        return add_ais_check(args.record or f"rbm_mnist_{args.benchmark}", args)
     return run_recipe(args.benchmark, extra, args.ais_check_betas, args.record)
+
+
+def add_ais_check(name, args):
+    """The AIS check of a finished run (its record made with `--ais-check-betas 0`),
+    written into that record beside the command that made it."""
+    import json
+
+    from _common import RESULTS_DIR
+
+    path = RESULTS_DIR / f"{name}.json"
+    result = json.loads(path.read_text())
+    module = importlib.import_module(f"recipes.{RECIPES[args.benchmark]['recipe']}")
+    check = ais_check(
+        module, result["recipe_argv"], pathlib.Path(args.check_only), args.ais_check_betas
+    )
+    result["ais_check"] = {
+        **check,
+        "command": "python benchmarks/rbm_mnist.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["ais_check"], indent=2))
+    return result
 
 
 if __name__ == "__main__":
