@@ -1202,11 +1202,6 @@ def _rbm_callbacks(options, config, history_file, backup_dir):
         # the error jumps when the momentum rises; judge from then on
         start_from_epoch=options.momentum_switch if config.optimizer == "sgd" else 0,
     )
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    tracked = []
-    if early_stopping is not None:
-        callbacks.append(early_stopping)
-        tracked.append(early_stopping)
     decay = training.lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
@@ -1215,11 +1210,10 @@ def _rbm_callbacks(options, config, history_file, backup_dir):
         gamma=config.lr_gamma,
         monitor="val_reconstruction_error",
     )
-    if decay is not None:
-        callbacks.append(decay)
-        tracked.append(decay)
+    tracked = [c for c in (early_stopping, decay) if c is not None]
     backup = RunBackup(backup_dir, history_file=history_file, tracked=tracked)
-    return [*callbacks, backup, keras.callbacks.CSVLogger(str(history_file), append=config.resume)]
+    logger = keras.callbacks.CSVLogger(str(history_file), append=config.resume)
+    return [keras.callbacks.TerminateOnNaN(), *tracked, backup, logger]
 
 
 def train_rbms(options, config, stack, run_dir, x_train, x_val, rate_option="--learning-rate"):

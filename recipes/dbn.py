@@ -16,7 +16,8 @@ writes into the run folder:
   of the pretrained top-level features (scikit-learn's logistic regression); beside
   them the validation errors of both, for choosing settings without reading the test
   set (early stopping restores the weights of the epoch with the lowest validation
-  loss when it stops the run; a run that is not stopped keeps its last epoch's weights);
+  loss when the run ends, stopped early or not; `--no-early-stopping` keeps the last
+  epoch's weights);
 
 and exports the fine-tuned classifier (probabilities and class id per image) to
 `saved_models/<export name>/<version>/`.

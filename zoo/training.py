@@ -401,9 +401,8 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     checkpoint = BestModelCheckpoint(
         str(run_dir / CHECKPOINT_FILE), monitor=monitor, start_from_epoch=start_from_epoch
     )
-    callbacks = [*first, keras.callbacks.TerminateOnNaN(), checkpoint]
-    if early_stopping is not None:
-        callbacks.insert(len(first) + 1, early_stopping)
+    stopping = [early_stopping] if early_stopping is not None else []
+    callbacks = [*first, keras.callbacks.TerminateOnNaN(), *stopping, checkpoint]
     decay = lr_schedule_callback(
         config.lr_schedule,
         config.learning_rate,
