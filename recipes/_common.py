@@ -916,7 +916,7 @@ def reconstruction_loss(model, options):
 
 def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
     """Greedy pretraining (when asked) then end-to-end training with the preset callbacks."""
-    from zoo.layers import KSparseSchedule
+    from zoo.layers import KSparseSchedule, ksparse_alpha
     from zoo.models import greedy_pretrain
 
     loss = reconstruction_loss(model, options)
@@ -935,14 +935,19 @@ def train_autoencoder(options, config, model, run_dir, train_ds, val_ds):
     if options.k_start:  # Makhzani & Frey: lower k over the first half of training
         ramp = max(1, config.epochs // 2)
         extra.append(KSparseSchedule(options.k_start, ramp_epochs=ramp))
-    model.fit(
-        as_pairs(train_ds),
-        validation_data=as_pairs(val_ds),
-        epochs=config.fit_epochs,
-        shuffle=False,  # the pipeline reshuffles every epoch
-        callbacks=training.make_callbacks(run_dir, config, extra=extra, start_from_epoch=ramp),
-        verbose=config.fit_verbose,
-    )
+    # Validation (early stopping, best.keras) measures what k-sparse training optimises,
+    # the reconstruction from k units; alpha * k (the features' encoding) applies after.
+    with ksparse_alpha(model, 1.0) as ksparse_layers:
+        model.fit(
+            as_pairs(train_ds),
+            validation_data=as_pairs(val_ds),
+            epochs=config.fit_epochs,
+            shuffle=False,  # the pipeline reshuffles every epoch
+            callbacks=training.make_callbacks(run_dir, config, extra=extra, start_from_epoch=ramp),
+            verbose=config.fit_verbose,
+        )
+    if ksparse_layers:  # best.keras was saved with alpha = 1: the kept model, own alpha
+        model.save(run_dir / training.CHECKPOINT_FILE)
     training.check_converged(config, run_dir, model)
 
 

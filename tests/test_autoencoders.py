@@ -16,6 +16,7 @@ from zoo.layers import (
     MaskingNoise,
     SaltAndPepperNoise,
     TiedDense,
+    ksparse_alpha,
 )
 from zoo.models import Autoencoder, encoder_classifier, greedy_pretrain
 from zoo.models.autoencoders import dense_autoencoder
@@ -200,6 +201,24 @@ def test_ksparse_schedule_lowers_k_linearly_to_the_target():
         schedule.on_epoch_begin(epoch)
         seen.append(int(layer.training_k.numpy()))
     assert seen == [15, 10, 5, 5]
+
+
+def test_ksparse_alpha_sets_every_layers_alpha_for_the_block_and_retraces(rng):
+    model = small("ae/ksparse")  # k = 10 of 96 units, alpha 1
+    model.encoder.get_layer("ae_ksparse_ksparse").alpha = 3.0
+    x = rng.uniform(size=(4, 8, 8, 1)).astype("float32")
+
+    def kept():  # units kept per code, through the compiled predict function
+        return set((model.encoder.predict(x, verbose=0) != 0).sum(axis=1).tolist())
+
+    assert kept() == {30}
+    with ksparse_alpha(model, 1.0) as layers:
+        assert kept() == {10}  # not the predict function traced with alpha 3
+        assert [layer.alpha for layer in layers] == [1.0]
+    assert kept() == {30} and layers[0].alpha == 3.0
+    with pytest.raises(ValueError, match="alpha"):
+        with ksparse_alpha(model, 0.5):
+            pass
 
 
 def test_kl_sparsity_adds_exactly_weight_times_the_kl_divergence(rng):

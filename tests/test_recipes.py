@@ -191,6 +191,37 @@ def test_every_autoencoder_variant_trains_and_exports_through_the_recipe(variant
     assert served.mean() == pytest.approx(metrics["test_reconstruction_mse"], rel=1e-4)
 
 
+def test_ksparse_training_validates_the_k_unit_reconstruction_and_keeps_its_alpha(tmp_path):
+    import keras
+
+    from recipes import autoencoder
+    from recipes._common import autoencoder_model, parse, train_autoencoder, training_config
+    from zoo.layers import KSparse, ksparse_alpha
+
+    train, val, _, info = data.load_splits("digits", 20, batch_size=32, normalize="minmax", seed=0)
+    options = parse(
+        autoencoder.build_parser(),
+        ["--dataset", "digits", "--variant", "ksparse", "--code-size", "48", "--k", "5"]
+        + ["--alpha", "4", "--epochs", "3", "--output-dir", str(tmp_path)],
+    )
+    config = training_config(options)
+    model = autoencoder_model(options, config, info)
+    train_autoencoder(options, config, model, tmp_path, train, val)
+    x_val, _ = data.as_numpy(val)
+    with ksparse_alpha(model, 1.0):
+        at_k = model.evaluate(x_val, x_val, verbose=0)
+    at_alpha_k = model.evaluate(x_val, x_val, verbose=0)
+    # Early stopping judged (and restored) the reconstruction from k = 5 units, the one
+    # training optimises, not the features' encoding from alpha * k = 20.
+    val_loss = training.read_history(tmp_path / training.HISTORY_FILE)["val_loss"]
+    assert at_k == pytest.approx(min(val_loss), rel=1e-4)
+    assert at_alpha_k != pytest.approx(at_k, rel=1e-2)
+    # The run's model file is the kept model with its own alpha.
+    saved = keras.saving.load_model(tmp_path / training.CHECKPOINT_FILE)
+    assert [layer.alpha for layer in saved.encoder.layers if isinstance(layer, KSparse)] == [4.0]
+    assert saved.evaluate(x_val, x_val, verbose=0) == pytest.approx(at_alpha_k, rel=1e-4)
+
+
 def test_rbm_recipe_learns_digits_and_writes_its_figures(in_tmp):
     from recipes import rbm
 

@@ -233,7 +233,11 @@ def test_early_stopping_restores_the_best_epoch_even_unstopped_and_off_keeps_the
     assert (keras.callbacks.EarlyStopping in kinds) is (patience is not None)
     val_loss, loss_of = _fit_against_negated_targets(config, callbacks)
     assert len(val_loss) == 4 and val_loss[0] < val_loss[-1]  # ran every epoch
-    assert loss_of(None) == pytest.approx(min(val_loss) if patience else val_loss[-1], rel=1e-5)
+    kept = min(val_loss) if patience else val_loss[-1]
+    assert loss_of(None) == pytest.approx(kept, rel=1e-5)
+    # The run folder's model file is the model the run keeps, with early stopping or not.
+    saved = keras.saving.load_model(tmp_path / training.CHECKPOINT_FILE)
+    assert loss_of(saved) == pytest.approx(kept, rel=1e-5)
 
 
 def _fit_against_negated_targets(config, callbacks):

@@ -388,7 +388,9 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     EarlyStopping (restores the best weights; ignores the epochs before
     `start_from_epoch`, e.g. while a schedule still changes the model), the chosen
     learning-rate decay, `zoo.callbacks.BestModelCheckpoint` (the best model from
-    `start_from_epoch` on as `best.keras`: the model early stopping restores),
+    `start_from_epoch` on as `best.keras`: the model early stopping restores; with early
+    stopping off, `config.patience` None, every epoch's model, so the last, the one the
+    run keeps),
     `zoo.callbacks.RunBackup` (crash-safe resumable runs: the best model, early stopping
     and the history carry across a restart), CSVLogger (`history.csv`), TerminateOnNaN,
     and TensorBoard if `config.tensorboard`.
@@ -398,9 +400,12 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     _check_config(config)
     run_dir = pathlib.Path(run_dir)
     early_stopping = early_stopping_callback(config, monitor, start_from_epoch=start_from_epoch)
-    checkpoint = BestModelCheckpoint(
-        str(run_dir / CHECKPOINT_FILE), monitor=monitor, start_from_epoch=start_from_epoch
-    )
+    if early_stopping is None:  # the run keeps its last epoch, and so does the checkpoint
+        checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / CHECKPOINT_FILE))
+    else:
+        checkpoint = BestModelCheckpoint(
+            str(run_dir / CHECKPOINT_FILE), monitor=monitor, start_from_epoch=start_from_epoch
+        )
     stopping = [early_stopping] if early_stopping is not None else []
     callbacks = [*first, keras.callbacks.TerminateOnNaN(), *stopping, checkpoint]
     decay = lr_schedule_callback(

@@ -9,7 +9,7 @@ from zoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from zoo.layers.partial_conv import LENET5_C3_TABLE, PartialConv2D
 from zoo.layers.rbf import EuclideanRBF
 from zoo.layers.rbm import RBM
-from zoo.layers.sparsity import KLSparsity, KSparse, KSparseSchedule
+from zoo.layers.sparsity import KLSparsity, KSparse, KSparseSchedule, ksparse_alpha
 from zoo.layers.subsampling import Subsampling2D
 from zoo.layers.tied import TiedDense, tie_scope
 
@@ -30,6 +30,7 @@ __all__ = [
     "TiedDense",
     "TrainingOnly",
     "image_augmentation",
+    "ksparse_alpha",
     "scaled_tanh",
     "tie_scope",
 ]

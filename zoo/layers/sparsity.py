@@ -4,6 +4,8 @@ The L1 penalty on the code needs nothing new: `keras.regularizers.L1(l1)` as the
 layer's `activity_regularizer`.
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -128,6 +130,40 @@ class KSparseSchedule(keras.callbacks.Callback):
         for layer in _sublayers(self.model, KSparse):
             start = min(max(self.start_k, layer.k), layer.units)
             layer.training_k.assign(round(start + (layer.k - start) * progress))
+
+
+@contextlib.contextmanager
+def ksparse_alpha(model, alpha):
+    """Sets the inference `alpha` of every `KSparse` layer in `model` (nested models too)
+    inside the `with` block, and gives each layer its own back on leaving it.
+
+    k-sparse training optimises the reconstruction from `k` units, while the paper's
+    encoding for features keeps `alpha * k`: validating with `alpha=1` makes the
+    validation loss (and so early stopping and the best checkpoint) measure what training
+    optimises. The compiled functions of `model` and its nested models are reset on entry
+    and exit, because `alpha * k` is read when they are traced. Yields the layers changed
+    (none when `model` has no `KSparse` layer).
+
+    Example:
+
+        with ksparse_alpha(autoencoder, 1.0):
+            autoencoder.fit(x, x, validation_data=(x_val, x_val))
+    """
+    alpha = check_float("alpha", alpha, low=1)
+    layers = list(_sublayers(model, KSparse))
+    own = [layer.alpha for layer in layers]
+    _set_alphas(model, layers, [alpha] * len(layers))
+    try:
+        yield layers
+    finally:
+        _set_alphas(model, layers, own)
+
+
+def _set_alphas(model, layers, alphas):
+    for layer, alpha in zip(layers, alphas, strict=True):
+        layer.alpha = alpha
+    for traced in (model, *(layer for layer in _sublayers(model, keras.Model))):
+        traced.train_function = traced.test_function = traced.predict_function = None
 
 
 def _sublayers(model, cls):
