@@ -19,6 +19,12 @@ first pair (tracing, cache fill) is left out. Target: zoo / plain throughput >= 
 i.e. the interval's lower end >= 0.95.
 
     python benchmarks/framework_overhead.py --pairs 20
+
+To find which callback costs what, `--drop` leaves callbacks out of the zoo arm by class
+name (an ablation), e.g.
+
+    python benchmarks/framework_overhead.py --pairs 8 --drop RunBackup \
+        --record framework_overhead_without_backup
 """
 
 import argparse
@@ -33,6 +39,14 @@ from _common import bootstrap_ratio, record, use_local_data
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=20, help="timed epoch pairs")
+    parser.add_argument(
+        "--drop",
+        nargs="+",
+        default=[],
+        metavar="CLASS",
+        help="leave these callbacks (class names, e.g. RunBackup) out of the zoo arm",
+    )
+    parser.add_argument("--record", default="framework_overhead", help="record name")
     args = parser.parse_args(argv)
     use_local_data()
     from recipes import _common, lenet5
@@ -46,7 +60,16 @@ def main(argv=None):
     train, val, _, info = _common.lenet5_data(options, config)
     training.set_seed(0)
     models = {arm: _common.lenet5_model(options, config, info) for arm in ("plain", "zoo")}
-    callbacks = {"plain": [], "zoo": training.make_callbacks(scratch, config)}
+    preset = training.make_callbacks(scratch, config)
+    unknown = set(args.drop) - {type(callback).__name__ for callback in preset}
+    if unknown:
+        parser.error(
+            f"--drop takes the preset's callbacks "
+            f"({', '.join(type(callback).__name__ for callback in preset)}). "
+            f"Received: {' '.join(sorted(unknown))}"
+        )
+    zoo_callbacks = [callback for callback in preset if type(callback).__name__ not in args.drop]
+    callbacks = {"plain": [], "zoo": zoo_callbacks}
 
     def epoch(arm, i):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -70,9 +93,10 @@ def main(argv=None):
     wall_ratios = [p / z for p, z in zip(wall["plain"], wall["zoo"], strict=True)]
     cpu_ratios = [p / z for p, z in zip(cpu["plain"], cpu["zoo"], strict=True)]
     return record(
-        "framework_overhead",
+        args.record,
         {
             "command": "python benchmarks/framework_overhead.py " + " ".join(sys.argv[1:]),
+            "zoo_callbacks": [type(callback).__name__ for callback in zoo_callbacks],
             "examples_per_epoch": int(info.num_examples),
             "timed_pairs": args.pairs,
             "epoch_wall_seconds": {arm: [round(t, 3) for t in ts] for arm, ts in wall.items()},

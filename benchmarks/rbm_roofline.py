@@ -24,6 +24,13 @@ dropped. The fraction of a roofline is the sum over rounds of its time / the sum
 step's, with a 95% bootstrap interval over the rounds. Target: >= 0.8 of TensorFlow's
 roofline at batch >= 100, read as the interval's lower end.
 
+Where the rest of a step goes is measured the same way, by a hand-written CD-k step in a
+plain `tf.function` built up part by part: the chained products, + biases and sigmoids,
++ Bernoulli draws, + the SGD update (`tf_step_sigmoid`, `tf_step_draws`,
+`tf_step_update`; `ms_per_step` of each). The full hand-written step's time over zoo's is
+what Keras and zoo's free-energy loss add; the chained products' time over the full
+hand-written step's is what the elementwise work any unfused implementation must do costs.
+
     python benchmarks/rbm_roofline.py                       # V=784, H=500, b = 10, 100, 1000
     python benchmarks/rbm_roofline.py --k 1 10 --units 500
 """
@@ -100,6 +107,60 @@ def tf_chained_products(batch, visible, units, k):
         return statistics[0, 0]
 
     return lambda: products().numpy()
+
+
+# The parts of a hand-written CD-k step, each arm adding one to the one before: where a
+# step's time goes beyond its products, measured by taking parts away (an ablation, not
+# a profiler's trace, which costs more than these kernels do on this CPU).
+STEP_PARTS = ("sigmoid", "draws", "update")
+
+
+def tf_cd_step(batch, visible, units, k, parts, seed=0):
+    """A call that runs one hand-written CD-k step of a Bernoulli RBM in a plain
+    `tf.function`: the chained products, then, as `parts` says, the biases and sigmoids
+    ("sigmoid"), the Bernoulli draws of the chain's hidden and visible states ("draws":
+    Philox uniforms compared with the probabilities) and the SGD update of the kernel and
+    both biases ("update"). With every part, this is the least any TensorFlow CD-k built
+    from separate kernels has to do; zoo's step also computes the free energies and their
+    gradients, and Keras' metrics."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    data = tf.constant((rng.random((batch, visible)) < 0.3).astype("float32"))
+    kernel = tf.Variable(rng.normal(0, 0.01, (visible, units)).astype("float32"))
+    visible_bias = tf.Variable(tf.zeros(visible))
+    hidden_bias = tf.Variable(tf.zeros(units))
+    generator = tf.random.Generator.from_seed(seed)
+    sigmoid = "sigmoid" in parts
+    draws = "draws" in parts
+
+    def probabilities(logits, bias):
+        return tf.sigmoid(logits + bias) if sigmoid else logits
+
+    def sample(probability):
+        return tf.cast(generator.uniform(tf.shape(probability)) < probability, tf.float32)
+
+    @tf.function
+    def step():
+        positive = probabilities(tf.matmul(data, kernel), hidden_bias)
+        hidden = sample(positive) if draws else positive
+        for _ in range(k):
+            visible_state = probabilities(tf.matmul(hidden, kernel, transpose_b=True), visible_bias)
+            if draws:
+                visible_state = sample(visible_state)
+            negative = probabilities(tf.matmul(visible_state, kernel), hidden_bias)
+            hidden = sample(negative) if draws else negative
+        gradient = (
+            tf.matmul(data, positive, transpose_a=True)
+            - tf.matmul(visible_state, negative, transpose_a=True)
+        ) / batch
+        if "update" in parts:
+            kernel.assign_add(0.01 * gradient)
+            visible_bias.assign_add(0.01 * tf.reduce_mean(data - visible_state, axis=0))
+            hidden_bias.assign_add(0.01 * tf.reduce_mean(positive - negative, axis=0))
+        return gradient[0, 0]
+
+    return lambda: step().numpy()
 
 
 def numpy_products(shapes):
@@ -187,6 +248,12 @@ def main(argv=None):
                 "tf": tf_products(shapes),
                 "tf_chained": tf_chained_products(batch, VISIBLE, args.units, k),
                 "numpy": numpy_products(shapes),
+                **{
+                    f"tf_step_{part}": tf_cd_step(
+                        batch, VISIBLE, args.units, k, STEP_PARTS[: i + 1], args.seed
+                    )
+                    for i, part in enumerate(STEP_PARTS)
+                },
             }
             times = interleaved(batch, args.units, k, args, rooflines, inner)
             step = statistics.median(times["zoo"])
@@ -198,11 +265,21 @@ def main(argv=None):
                 "zoo_gflops": round(work / step / 1e9, 1),
                 "zoo_examples_per_second": round(batch / step),
             }
-            for name in rooflines:
+            products = [name for name in rooflines if not name.startswith("tf_step_")]
+            for name in products:
                 row[f"{name}_matmul_gflops"] = round(work / statistics.median(times[name]) / 1e9, 1)
-            for name in rooflines:
+            for name in products:
                 # sum(roofline) / sum(zoo) over the rounds, with its bootstrap interval
                 row[f"fraction_of_{name}_roofline"] = bootstrap_ratio(times[name], times["zoo"])
+            row["ms_per_step"] = {
+                name: round(1e3 * statistics.median(values), 3) for name, values in times.items()
+            }
+            full = f"tf_step_{STEP_PARTS[-1]}"
+            # the hand-written step against its own products, and zoo's against it
+            row["hand_written_fraction_of_tf_chained"] = bootstrap_ratio(
+                times["tf_chained"], times[full]
+            )
+            row["zoo_fraction_of_hand_written"] = bootstrap_ratio(times[full], times["zoo"])
             row["seconds_per_round"] = {
                 name: [round(t, 6) for t in values] for name, values in times.items()
             }
