@@ -70,3 +70,19 @@ def bootstrap_ratio(numerator, denominator, samples=20000, seed=0):
     low, high = np.percentile(ratios, [2.5, 97.5])
     ratio = numerator.sum() / denominator.sum()
     return {"ratio": round(float(ratio), 4), "ci95": [round(float(low), 4), round(float(high), 4)]}
+
+
+def add_to_record(name, key, measure):
+    """Adds `measure(record)` (a dict) under `key` to the existing record
+    results/<name>.json, with the command and date that made it. The record is read
+    first, so a wrong name fails before the measurement runs, and `measure` can use it.
+    Returns the record."""
+    import time
+
+    path = RESULTS_DIR / f"{name}.json"
+    result = json.loads(path.read_text())
+    command = " ".join(["python", f"benchmarks/{pathlib.Path(sys.argv[0]).name}", *sys.argv[1:]])
+    result[key] = {"command": command, "date": time.strftime("%Y-%m-%d"), **measure(result)}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result[key].items() if k != "grid"}, indent=2))
+    return result

@@ -36,7 +36,7 @@ import pathlib
 import sys
 import time
 
-from _common import RESULTS_DIR, record, use_local_data
+from _common import add_to_record, record, use_local_data
 
 PROBE = ["--probe-examples", "0", "--finetune-epochs", "10", "--no-export"]
 PROBE_KEYS = (
@@ -152,7 +152,13 @@ def main(argv=None):
                 f"--probe-sweep takes only ksparse and the sweep's options. Received: "
                 f"{args.which} {' '.join(extra)}"
             )
-        return add_probe_sweep(name, pathlib.Path(args.probe_sweep), args)
+        return add_to_record(
+            name,
+            "probe_sweep",
+            lambda _: probe_sweep(
+                pathlib.Path(args.probe_sweep), args.alphas, args.probe_c, args.seed
+            ),
+        )
     from zoo import training
 
     spec = BENCHMARKS[args.which]
@@ -186,25 +192,23 @@ def probe_sweep(run_dir, alphas, cs, seed=0):
 
     import zoo.models  # noqa: F401 (registers the autoencoders for loading)
     from zoo import analysis, data, training
-    from zoo.layers import KSparse
+    from zoo.layers import ksparse_alpha
 
+    start = time.perf_counter()
     model = keras.saving.load_model(run_dir / training.CHECKPOINT_FILE)
-    layers = [layer for layer in model.encoder.layers if isinstance(layer, KSparse)]
-    if not layers:
-        raise ValueError(f"run_dir must hold a k-sparse autoencoder. Received: {run_dir}")
     train_ds, val_ds, test_ds, _ = data.load_splits(
         "mnist", 10, batch_size=256, normalize="minmax", seed=seed
     )
     (x_train, y_train), (x_val, y_val) = data.as_numpy(train_ds), data.as_numpy(val_ds)
     grid, best = [], None
     for alpha in alphas:
-        for layer in layers:
-            layer.alpha = alpha
-        model.encoder.predict_function = None  # alpha * k is read when predict is traced
-        train_codes, val_codes = (analysis.encode(model.encoder, x) for x in (x_train, x_val))
+        with ksparse_alpha(model, alpha) as layers:
+            if not layers:
+                raise ValueError(f"run_dir must hold a k-sparse autoencoder. Received: {run_dir}")
+            train_codes, val_codes = (analysis.encode(model.encoder, x) for x in (x_train, x_val))
         active = float((train_codes != 0).sum(axis=1).mean())
         for c in cs:
-            start = time.perf_counter()
+            fit_start = time.perf_counter()
             classifier = analysis.shallow_classifier("logistic", C=c, max_iter=1000, seed=seed)
             classifier.fit(train_codes, y_train)
             error = 100.0 * (1.0 - classifier.score(val_codes, y_val))
@@ -213,36 +217,22 @@ def probe_sweep(run_dir, alphas, cs, seed=0):
                 "C": c,
                 "active_units": round(active, 2),
                 "val_error_percent": round(error, 3),
-                "fit_seconds": round(time.perf_counter() - start, 1),
+                "fit_seconds": round(time.perf_counter() - fit_start, 1),
             }
             print(json.dumps(row), flush=True)
             grid.append(row)
             if best is None or error < best[0]:
                 best = (error, row, classifier)
     _, chosen, classifier = best
-    for layer in layers:
-        layer.alpha = chosen["alpha"]
-    model.encoder.predict_function = None
     x_test, y_test = data.as_numpy(test_ds)
-    test_error = 100.0 * (1.0 - classifier.score(analysis.encode(model.encoder, x_test), y_test))
-    return {"grid": grid, "chosen": chosen, "test_error_percent": round(test_error, 3)}
-
-
-def add_probe_sweep(name, run_dir, args):
-    """The sweep of `probe_sweep`, written into record `name` beside its command."""
-    path = RESULTS_DIR / f"{name}.json"
-    result = json.loads(path.read_text())
-    start = time.perf_counter()
-    sweep = probe_sweep(run_dir, args.alphas, args.probe_c, args.seed)
-    result["probe_sweep"] = {
-        "command": "python benchmarks/ae_mnist.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+    with ksparse_alpha(model, chosen["alpha"]):
+        test_codes = analysis.encode(model.encoder, x_test)
+    return {
         "seconds": round(time.perf_counter() - start, 1),
-        **sweep,
+        "grid": grid,
+        "chosen": chosen,
+        "test_error_percent": round(100.0 * (1.0 - classifier.score(test_codes, y_test)), 3),
     }
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result["probe_sweep"].items() if k != "grid"}, indent=2))
-    return result
 
 
 if __name__ == "__main__":

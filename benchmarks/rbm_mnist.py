@@ -28,7 +28,7 @@ import sys
 import time
 
 import numpy as np
-from _common import record, use_local_data
+from _common import add_to_record, record, use_local_data
 
 AIS = ["--dataset", "mnist", "--binarize", "--units", "500", "--ais-runs", "100"]
 AIS += ["--ais-betas", "10000", "--probe-examples", "-1", "--no-export"]
@@ -262,31 +262,15 @@ def main():
     args, extra = parser.parse_known_args()
     use_local_data()
     if args.check_only:
-        return add_ais_check(args.record or f"rbm_mnist_{args.benchmark}", args)
+        module = importlib.import_module(f"recipes.{RECIPES[args.benchmark]['recipe']}")
+        return add_to_record(
+            args.record or f"rbm_mnist_{args.benchmark}",
+            "ais_check",
+            lambda result: ais_check(
+                module, result["recipe_argv"], pathlib.Path(args.check_only), args.ais_check_betas
+            ),
+        )
     return run_recipe(args.benchmark, extra, args.ais_check_betas, args.record)
-
-
-def add_ais_check(name, args):
-    """The AIS check of a finished run (its record made with `--ais-check-betas 0`),
-    written into that record beside the command that made it."""
-    import json
-
-    from _common import RESULTS_DIR
-
-    path = RESULTS_DIR / f"{name}.json"
-    result = json.loads(path.read_text())
-    module = importlib.import_module(f"recipes.{RECIPES[args.benchmark]['recipe']}")
-    check = ais_check(
-        module, result["recipe_argv"], pathlib.Path(args.check_only), args.ais_check_betas
-    )
-    result["ais_check"] = {
-        **check,
-        "command": "python benchmarks/rbm_mnist.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result["ais_check"], indent=2))
-    return result
 
 
 if __name__ == "__main__":

@@ -401,12 +401,13 @@ def make_callbacks(run_dir, config, *, monitor="val_loss", extra=(), start_from_
     run_dir = pathlib.Path(run_dir)
     early_stopping = early_stopping_callback(config, monitor, start_from_epoch=start_from_epoch)
     if early_stopping is None:  # the run keeps its last epoch, and so does the checkpoint
+        stopping = []
         checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / CHECKPOINT_FILE))
     else:
+        stopping = [early_stopping]
         checkpoint = BestModelCheckpoint(
             str(run_dir / CHECKPOINT_FILE), monitor=monitor, start_from_epoch=start_from_epoch
         )
-    stopping = [early_stopping] if early_stopping is not None else []
     callbacks = [*first, keras.callbacks.TerminateOnNaN(), *stopping, checkpoint]
     decay = lr_schedule_callback(
         config.lr_schedule,
