@@ -186,8 +186,9 @@ def main(argv=None):
 def probe_sweep(run_dir, alphas, cs, seed=0):
     """Linear probes of the k-sparse autoencoder saved in `run_dir`, one per (alpha, C):
     each fitted on the codes of the 54,000 training images and scored on the 6,000
-    validation images. The pair with the lowest validation error (the first of equals, in
-    the order given) is then scored once on the test images."""
+    validation images (the run's own split and input scaling, from its config.json). The
+    pair with the lowest validation error (the first of equals, in the order given) is
+    then scored once on the test images."""
     import keras
 
     import zoo.models  # noqa: F401 (registers the autoencoders for loading)
@@ -196,8 +197,13 @@ def probe_sweep(run_dir, alphas, cs, seed=0):
 
     start = time.perf_counter()
     model = keras.saving.load_model(run_dir / training.CHECKPOINT_FILE)
+    run = json.loads((run_dir / training.CONFIG_FILE).read_text())  # its data and split
     train_ds, val_ds, test_ds, _ = data.load_splits(
-        "mnist", 10, batch_size=256, normalize="minmax", seed=seed
+        run["dataset"],
+        run["validation_percent"],
+        batch_size=256,
+        normalize=run.get("normalize", "minmax"),  # runs before --normalize: minmax
+        seed=run["seed"],
     )
     (x_train, y_train), (x_val, y_val) = data.as_numpy(train_ds), data.as_numpy(val_ds)
     grid, best = [], None

@@ -900,10 +900,37 @@ def autoencoder_model(options, config, info):
         raise
 
 
+def _output_activation(model):
+    """The name of the autoencoder's reconstruction activation ("sigmoid", "linear", ...)."""
+    last = [layer for layer in model.decoder.layers if hasattr(layer, "activation")][-1]
+    return last.activation.__name__
+
+
+def check_zscore_autoencoder(model, options):
+    """Z-scored inputs (`--normalize zscore`) leave [0, 1]: the reconstruction must be able
+    to leave it too, and the corruption must not write min-max black and white."""
+    activation = _output_activation(model)
+    if activation == "sigmoid":
+        raise ValueError(
+            "--normalize zscore gives inputs outside [0, 1], which a sigmoid reconstruction "
+            "cannot reach: add --output-activation linear. Received: --normalize zscore "
+            f"with --variant {options.variant}'s output activation {activation!r}"
+        )
+    from zoo.layers import MaskingNoise, SaltAndPepperNoise
+
+    impulse = {MaskingNoise: "masking", SaltAndPepperNoise: "salt_and_pepper"}
+    noise = impulse.get(type(model.corruption))
+    if noise is not None:
+        raise ValueError(
+            f"--noise {noise} writes 0 (and 1), black and white only for min-max inputs: "
+            f"use --noise gaussian or --normalize minmax. Received: --normalize zscore with "
+            f"--variant {options.variant}'s --noise {noise}"
+        )
+
+
 def reconstruction_loss(model, options):
     """`--loss`, or the loss that suits the model's output: bce for sigmoid, mse otherwise."""
-    last = [layer for layer in model.decoder.layers if hasattr(layer, "activation")][-1]
-    activation = last.activation.__name__
+    activation = _output_activation(model)
     if options.loss is None:
         return AE_LOSSES["bce" if activation == "sigmoid" else "mse"]
     if options.loss == "bce" and activation != "sigmoid":
@@ -1013,20 +1040,23 @@ def autoencoder_figures(model, info, arrays, run_dir, n=10):
     plots.plot_histogram(arrays["codes"], run_dir / "code_histogram.png", xlabel="code activation")
 
 
-def run_autoencoder(options, config, run_dir):
+def run_autoencoder(options, config, run_dir, normalize="minmax"):
     """Data, model, training, evaluation and figures, in the run folder. Returns `(model,
     info, metrics, arrays)`; `arrays` holds the test images, labels, codes and errors, and
-    the `(train, validation, test)` pipelines under "splits"."""
+    the `(train, validation, test)` pipelines under "splits". `normalize`: the input
+    scaling, "minmax" ([0, 1]) or "zscore" (needs a reconstruction that leaves [0, 1])."""
     train_ds, val_ds, test_ds, info = data.load_splits(
         options.dataset,
         options.validation_percent,
         batch_size=config.batch_size,
-        normalize="minmax",
+        normalize=normalize,
         manual_dir=options.data_dir,
         seed=config.seed,
         limit=smoke_limit(config),
     )
     model = autoencoder_model(options, config, info)
+    if normalize == "zscore":
+        check_zscore_autoencoder(model, options)
     train_autoencoder(options, config, model, run_dir, train_ds, val_ds)
     metrics, arrays = evaluate_autoencoder(options, model, train_ds, val_ds, test_ds)
     metrics["epochs"] = training.epochs_run(run_dir)
@@ -1046,15 +1076,15 @@ AE_REGULARISED_BY_DEFAULT = {
 }
 
 
-def autoencoder_sanity(options, config):
+def autoencoder_sanity(options, config, normalize="minmax"):
     """`--sanity` of an autoencoder recipe: the variant without dropout, corruption, KL
     or contraction penalty, no greedy pretraining or k schedule, trained on the subset
-    with its reconstruction loss; the MSE must fall to half the mean image's. Returns
-    the result as a dict."""
+    (scaled as `normalize` says, as in `run_autoencoder`) with its reconstruction loss;
+    the MSE must fall to half the mean image's. Returns the result as a dict."""
     import numpy as np
 
     training.set_seed(config.seed)
-    x, _, info = training_subset(options, normalize="minmax")
+    x, _, info = training_subset(options, normalize=normalize)
     changes = {k: v for k, v in AE_UNREGULARISED.items() if getattr(options, k) is not None}
     if options.noise is not None:
         changes["noise_level"] = 0.0
@@ -1063,6 +1093,8 @@ def autoencoder_sanity(options, config):
     with warnings.catch_warnings():  # "an overcomplete code can learn the identity": yes
         warnings.simplefilter("ignore")
         model = autoencoder_model(options.replace(**changes), config, info)
+    if normalize == "zscore":
+        check_zscore_autoencoder(model, options)
     model.compile(
         optimizer=training.make_optimizer(config),
         loss=reconstruction_loss(model, options),

@@ -46,7 +46,14 @@ from ._common import (
 
 def build_parser():
     parser = make_parser("autoencoder", __doc__)
-    add_data_args(parser, dataset="mnist")
+    add_data_args(parser, dataset="mnist").add_argument(
+        "--normalize",
+        choices=("minmax", "zscore"),
+        default="minmax",
+        help="input scaling: minmax ([0, 1]) or zscore (zero mean, unit variance over the "
+        "training pixels; needs --output-activation linear for the variants whose "
+        "reconstruction is a sigmoid)",
+    )
     add_autoencoder_args(parser)
     parser.add_argument(
         "--finetune-epochs",
@@ -94,7 +101,7 @@ def finetune(options, config, model, info, train_ds, val_ds, test_ds):
 
 def run(options, config, run_dir):
     """Train, evaluate, export and (when asked) fine-tune; returns the metrics."""
-    model, info, metrics, arrays = run_autoencoder(options, config, run_dir)
+    model, info, metrics, arrays = run_autoencoder(options, config, run_dir, options.normalize)
     name = export_name(f"ae_{options.variant}", options.dataset)
     metadata = options.export_metadata()
     training.export_run(config, run_dir, model, info, metrics, name, metadata)
@@ -108,7 +115,7 @@ def main(argv=None):
     options = parse(build_parser(), argv)
     config = training_config(options)
     if options.sanity:
-        return autoencoder_sanity(options, config)
+        return autoencoder_sanity(options, config, options.normalize)
     with training.run("autoencoder", config, options.as_dict()) as run_dir:
         metrics = run(options, config, run_dir)
     summary = f"test reconstruction MSE {metrics['test_reconstruction_mse']:.5f}"

@@ -156,6 +156,37 @@ def test_autoencoder_recipe_writes_its_figures_and_refuses_foreign_options(in_tm
         autoencoder.main([*argv[:-1], "third", "--variant", "ksparse", "--loss", "bce"])
 
 
+def test_autoencoder_recipe_trains_and_exports_on_zscored_inputs_when_asked(in_tmp):
+    from recipes import autoencoder
+
+    argv = ["--smoke", "--dataset", "digits", "--normalize", "zscore", "--code-size", "48"]
+    metrics = autoencoder.main(
+        [*argv, "--variant", "ksparse", "--k", "10", "--batch-size", "16"]
+        + ["--probe-examples", "-1"]
+    )
+    export = in_tmp / metrics["export_path"]
+    scaling = read_metadata(export)["preprocessing"]
+    raw, _ = data.as_numpy(data.load("digits", "train", normalize=None))
+    assert scaling["offset"] == pytest.approx(raw.mean(), rel=1e-4)
+    assert scaling["scale"] == pytest.approx(raw.std(), rel=1e-4)
+    # The export scales raw images as training did: the same error as the recipe's.
+    test_raw, _ = data.as_numpy(data.load("digits", "test", limit=256, normalize=None))
+    served = load_export(export)(test_raw)["reconstruction_error"]
+    assert served.mean() == pytest.approx(metrics["test_reconstruction_mse"], rel=1e-4)
+    # A sigmoid cannot reconstruct z-scores; masking writes min-max black. Both refused,
+    # in a run and in --sanity, before any training.
+    with pytest.raises(ValueError, match="--normalize zscore .* sigmoid reconstruction"):
+        autoencoder.main([*argv, "--variant", "dense", "--output-dir", "dense"])
+    with pytest.raises(ValueError, match="--normalize zscore .* sigmoid reconstruction"):
+        autoencoder.main([*argv, "--variant", "dense", "--sanity"])
+    with pytest.raises(ValueError, match="--noise masking writes 0.*Received: --normalize"):
+        autoencoder.main(
+            [*argv, "--variant", "denoising", "--output-activation", "linear"]
+            + ["--output-dir", "masking"]
+        )
+    assert not (in_tmp / "dense").exists() and not (in_tmp / "masking").exists()
+
+
 AE_OPTIONS = {  # recipe options, and the same as factory arguments
     "conv": (["--filters", "8", "16"], {"filters": (8, 16)}),
     "deep": (["--hidden", "32", "--greedy-epochs", "1"], {"hidden": (32,)}),
