@@ -72,6 +72,18 @@ def bootstrap_ratio(numerator, denominator, samples=20000, seed=0):
     return {"ratio": round(float(ratio), 4), "ci95": [round(float(low), 4), round(float(high), 4)]}
 
 
+def histories(run_dir):
+    """Every per-epoch log (`*.csv`) in a run folder and its subfolders, by its path in the
+    folder without the suffix: "history", "pretrain_rbm1", "standard/history", ..."""
+    from zoo import training
+
+    run_dir = pathlib.Path(run_dir)
+    return {
+        path.relative_to(run_dir).with_suffix("").as_posix(): training.read_history(path)
+        for path in sorted(run_dir.rglob("*.csv"))
+    }
+
+
 def add_to_record(name, key, measure):
     """Adds `measure(record)` (a dict) under `key` to the existing record
     results/<name>.json, with the command and date that made it. The record is read

@@ -6,8 +6,9 @@
     python benchmarks/course_lab.py gradients        # the vanishing gradient
 
 Each runs its recipe with the settings below (more recipe options after the experiment's
-name replace them), records the numbers in results/<experiment>_mnist.json and prints
-where the run folder (with the figures) is. The sizes are cut to a few minutes on a
+name replace them), records the numbers and every model's per-epoch history in
+results/<experiment>_mnist.json, and keeps the run folder (with the figures) in
+runs/benchmarks/<experiment>_mnist-<time>/. The sizes are cut to a few minutes on a
 2-core CPU; what the papers did is beside each.
 
 Papers:
@@ -22,10 +23,11 @@ Papers:
 """
 
 import argparse
+import pathlib
 import sys
 import time
 
-from _common import record, use_local_data
+from _common import histories, record, use_local_data
 
 EXPERIMENTS = {
     # LeNet-5 modern, 10 epochs on full MNIST; adversarial training at the attack's 0.25
@@ -72,17 +74,22 @@ def main(argv=None):
     import importlib
 
     recipe = importlib.import_module(f"recipes.{args.experiment}")
+    run_dir = pathlib.Path(
+        "runs", "benchmarks", f"{args.experiment}_mnist-{time.strftime('%H%M%S')}"
+    )
     argv = [*EXPERIMENTS[args.experiment], "--seed", str(args.seed), *recipe_args]
     start = time.perf_counter()
-    metrics = recipe.main(argv)
+    metrics = recipe.main([*argv, "--output-dir", str(run_dir)])
     wall = time.perf_counter() - start
     return record(
         f"{args.experiment}_mnist",
         {
             "command": "python benchmarks/course_lab.py " + " ".join(sys.argv[1:]),
             "recipe_args": argv,
+            "run_dir": str(run_dir),
             **summary(args.experiment, metrics),
             "wall_time_s": round(wall, 1),
+            "history": histories(run_dir),  # each model's, by "<model>/history"
         },
     )
 

@@ -28,7 +28,7 @@ import sys
 import time
 
 import numpy as np
-from _common import add_to_record, record, use_local_data
+from _common import add_to_record, histories, record, use_local_data
 
 AIS = ["--dataset", "mnist", "--binarize", "--units", "500", "--ais-runs", "100"]
 AIS += ["--ais-betas", "10000", "--probe-examples", "-1", "--no-export"]
@@ -103,14 +103,6 @@ def run_recipe(name, extra, ais_check_betas, record_name=None):
     if "ais_mean_log_prob" in metrics and ais_check_betas:
         result["ais_check"] = ais_check(module, argv, output_dir, ais_check_betas)
     return record(record_name or f"rbm_mnist_{name}", result)
-
-
-def histories(run_dir):
-    """Every per-epoch log of the run: `history.csv` (the RBM, or the DBN's fine-tuning)
-    and the DBN's `pretrain_rbm<i>.csv`, by file name without its suffix."""
-    from zoo import training
-
-    return {path.stem: training.read_history(path) for path in sorted(run_dir.glob("*.csv"))}
 
 
 def ais_check(recipe, argv, run_dir, betas):

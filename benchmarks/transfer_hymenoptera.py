@@ -2,7 +2,8 @@
 trained total / partial / minimum, features + SVM beside them, TFLite parity of the best.
 
 Runs `recipes.transfer --mode all --tflite --tta 8` on `$ZOO_DATA_DIR/hymenoptera_data`
-(245 train / 153 val images; the `.gif` placeholder is skipped) and records its metrics.
+(245 train / 153 val images; the `.gif` placeholder is skipped) and records its metrics
+and each mode's per-epoch history.
 
 Targets (issue 5): best validation accuracy >= 0.92; total mode >= 0.85 (the seed's
 total run collapsed to 0.38); dynamic-range TFLite <= 35% of the float model's size with
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from _common import record, use_local_data
+from _common import histories, record, use_local_data
 
 
 def main(argv=None):
@@ -57,6 +58,7 @@ def main(argv=None):
             "best_tta_accuracy": max(r.get("tta_accuracy", 0.0) for r in rows.values()),
             "tflite": tflite,
             "wall_seconds": wall,
+            "history": histories(scratch / "run"),  # each mode's, by "<mode>/history"
         },
     )
 
