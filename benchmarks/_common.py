@@ -72,6 +72,13 @@ def bootstrap_ratio(numerator, denominator, samples=20000, seed=0):
     return {"ratio": round(float(ratio), 4), "ci95": [round(float(low), 4), round(float(high), 4)]}
 
 
+def run_folder(name):
+    """A new run folder for a benchmark's recipe run: runs/benchmarks/<name>-<HHMMSS>."""
+    import time
+
+    return pathlib.Path("runs", "benchmarks", f"{name}-{time.strftime('%H%M%S')}")
+
+
 def histories(run_dir):
     """Every per-epoch log (`*.csv`) in a run folder and its subfolders, by its path in the
     folder without the suffix: "history", "pretrain_rbm1", "standard/history", ..."""

@@ -36,7 +36,7 @@ import pathlib
 import sys
 import time
 
-from _common import add_to_record, record, use_local_data
+from _common import add_to_record, record, run_folder, use_local_data
 
 PROBE = ["--probe-examples", "0", "--finetune-epochs", "10", "--no-export"]
 PROBE_KEYS = (
@@ -164,7 +164,7 @@ def main(argv=None):
     spec = BENCHMARKS[args.which]
     recipe = importlib.import_module(f"recipes.{spec['recipe']}")
     recipe_argv = ["--dataset", "mnist", "--seed", str(args.seed), *spec["argv"], *extra]
-    run_dir = pathlib.Path("runs", "benchmarks", f"{name}-{time.strftime('%H%M%S')}")
+    run_dir = run_folder(name)
     start = time.perf_counter()
     metrics = recipe.main([*recipe_argv, "--output-dir", str(run_dir)])
     wall = time.perf_counter() - start

@@ -23,11 +23,10 @@ Papers:
 """
 
 import argparse
-import pathlib
 import sys
 import time
 
-from _common import histories, record, use_local_data
+from _common import histories, record, run_folder, use_local_data
 
 EXPERIMENTS = {
     # LeNet-5 modern, 10 epochs on full MNIST; adversarial training at the attack's 0.25
@@ -74,9 +73,7 @@ def main(argv=None):
     import importlib
 
     recipe = importlib.import_module(f"recipes.{args.experiment}")
-    run_dir = pathlib.Path(
-        "runs", "benchmarks", f"{args.experiment}_mnist-{time.strftime('%H%M%S')}"
-    )
+    run_dir = run_folder(f"{args.experiment}_mnist")
     argv = [*EXPERIMENTS[args.experiment], "--seed", str(args.seed), *recipe_args]
     start = time.perf_counter()
     metrics = recipe.main([*argv, "--output-dir", str(run_dir)])

@@ -28,7 +28,7 @@ import sys
 import time
 
 import numpy as np
-from _common import add_to_record, histories, record, use_local_data
+from _common import add_to_record, histories, record, run_folder, use_local_data
 
 AIS = ["--dataset", "mnist", "--binarize", "--units", "500", "--ais-runs", "100"]
 AIS += ["--ais-betas", "10000", "--probe-examples", "-1", "--no-export"]
@@ -88,7 +88,7 @@ RECIPES = {
 def run_recipe(name, extra, ais_check_betas, record_name=None):
     spec = RECIPES[name]
     module = importlib.import_module(f"recipes.{spec['recipe']}")
-    output_dir = pathlib.Path("runs", "benchmarks", f"rbm_mnist_{name}-{time.strftime('%H%M%S')}")
+    output_dir = run_folder(f"rbm_mnist_{name}")
     argv = [*spec["argv"], "--output-dir", str(output_dir), *extra]
     start = time.perf_counter()
     metrics = module.main(argv)

@@ -906,9 +906,12 @@ def _output_activation(model):
     return last.activation.__name__
 
 
-def check_zscore_autoencoder(model, options):
+def check_input_scaling(model, options, normalize):
     """Z-scored inputs (`--normalize zscore`) leave [0, 1]: the reconstruction must be able
-    to leave it too, and the corruption must not write min-max black and white."""
+    to leave it too, and the corruption must not write min-max black and white. Min-max
+    inputs suit every variant."""
+    if normalize != "zscore":
+        return
     activation = _output_activation(model)
     if activation == "sigmoid":
         raise ValueError(
@@ -1055,8 +1058,7 @@ def run_autoencoder(options, config, run_dir, normalize="minmax"):
         limit=smoke_limit(config),
     )
     model = autoencoder_model(options, config, info)
-    if normalize == "zscore":
-        check_zscore_autoencoder(model, options)
+    check_input_scaling(model, options, normalize)
     train_autoencoder(options, config, model, run_dir, train_ds, val_ds)
     metrics, arrays = evaluate_autoencoder(options, model, train_ds, val_ds, test_ds)
     metrics["epochs"] = training.epochs_run(run_dir)
@@ -1093,8 +1095,7 @@ def autoencoder_sanity(options, config, normalize="minmax"):
     with warnings.catch_warnings():  # "an overcomplete code can learn the identity": yes
         warnings.simplefilter("ignore")
         model = autoencoder_model(options.replace(**changes), config, info)
-    if normalize == "zscore":
-        check_zscore_autoencoder(model, options)
+    check_input_scaling(model, options, normalize)
     model.compile(
         optimizer=training.make_optimizer(config),
         loss=reconstruction_loss(model, options),
